@@ -1,0 +1,60 @@
+package domain
+
+// Role is what a user may do. The role table of the product contract is
+// encoded once, in Can.
+type Role string
+
+// Roles, as the API spells them.
+const (
+	RoleOwner               Role = "owner"
+	RoleAdmin               Role = "admin"
+	RoleManager             Role = "manager"
+	RoleSupport             Role = "support"
+	RoleAnalyst             Role = "analyst"
+	RoleCampaignCoordinator Role = "campaign_coordinator"
+	RoleContentCreator      Role = "content_creator"
+	RoleIntegration         Role = "integration"
+)
+
+// Roles lists every role, in the order of the contract's table.
+var Roles = []Role{RoleOwner, RoleAdmin, RoleManager, RoleSupport,
+	RoleAnalyst, RoleCampaignCoordinator, RoleContentCreator, RoleIntegration}
+
+// Permission is one column of the role table.
+type Permission string
+
+// Permissions, one per column of the role table.
+const (
+	PermInboxRead      Permission = "inbox_read"
+	PermTicketCommands Permission = "ticket_commands"
+	PermInbound        Permission = "inbound"
+	PermManageUsers    Permission = "manage_users"
+)
+
+var rolePerms = map[Role]map[Permission]bool{
+	RoleOwner:   {PermInboxRead: true, PermTicketCommands: true, PermInbound: true, PermManageUsers: true},
+	RoleAdmin:   {PermInboxRead: true, PermTicketCommands: true, PermInbound: true, PermManageUsers: true},
+	RoleManager: {PermInboxRead: true, PermTicketCommands: true, PermInbound: true},
+	RoleSupport: {PermInboxRead: true, PermTicketCommands: true, PermInbound: true},
+	RoleAnalyst: {}, RoleCampaignCoordinator: {}, RoleContentCreator: {},
+	RoleIntegration: {PermInbound: true},
+}
+
+// Valid reports whether r is one of the known roles.
+func (r Role) Valid() bool {
+	_, ok := rolePerms[r]
+	return ok
+}
+
+// Can reports whether the role holds the permission.
+func (r Role) Can(p Permission) bool {
+	return rolePerms[r][p]
+}
+
+// Authorize returns a forbidden error when the role lacks the permission.
+func (r Role) Authorize(p Permission, what string) error {
+	if r.Can(p) {
+		return nil
+	}
+	return Errorf(EForbidden, "role %s may not %s", r, what)
+}
