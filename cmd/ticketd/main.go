@@ -1,0 +1,249 @@
+// Command ticketd runs the whole Ticketbus engine in one process: an
+// embedded NATS server with JetStream (unless -nats-url names one), the
+// event log, the command handlers on tickets.cmd.<name>, and the snooze
+// scheduler.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/ticketbus/ticketbus/eventstore"
+)
+
+func main() {
+	m := NewMain()
+	if err := m.ParseFlags(os.Args[1:], os.Getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "ticketd:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := m.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "ticketd:", err)
+		_ = m.Close()
+		os.Exit(1)
+	}
+	<-ctx.Done()
+	fmt.Fprintln(m.Stdout, "ticketd: shutting down")
+	if err := m.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "ticketd:", err)
+		os.Exit(1)
+	}
+}
+
+// Config is what the flags and their TICKETD_ twins set.
+type Config struct {
+	DataDir        string
+	HTTPAddr       string
+	NATSURL        string
+	NATSListen     string
+	TestClock      bool
+	Replicas       int
+	BootstrapToken string
+}
+
+// Main is the program, built so that tests run it in-process.
+type Main struct {
+	Config Config
+	Stdout io.Writer
+	Logger *slog.Logger
+
+	Server   *eventstore.Server
+	NC       *nats.Conn
+	Log      *eventstore.Log
+	Engine   *eventstore.Engine
+	Commands *eventstore.CommandServer
+	Registry *prometheus.Registry
+	Clock    *ManualClock // only with -test-clock
+
+	http     *http.Server
+	httpAddr string
+}
+
+// NewMain returns a Main with the defaults.
+func NewMain() *Main {
+	return &Main{
+		Config: Config{DataDir: "./data", HTTPAddr: "127.0.0.1:8080", NATSListen: "127.0.0.1:4222", Replicas: 1},
+		Stdout: os.Stdout,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	}
+}
+
+// ParseFlags reads the command line; each flag's TICKETD_ environment
+// twin gives its default.
+func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet("ticketd", flag.ContinueOnError)
+	env := func(name, def string) string {
+		if v := getenv("TICKETD_" + name); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &m.Config
+	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", c.DataDir), "data directory (embedded NATS store, views)")
+	fs.StringVar(&c.HTTPAddr, "http", env("HTTP", c.HTTPAddr), "HTTP listen address (health and metrics)")
+	fs.StringVar(&c.NATSURL, "nats-url", env("NATS_URL", c.NATSURL), "use this NATS server or cluster instead of the embedded one")
+	fs.StringVar(&c.NATSListen, "nats-listen", env("NATS_LISTEN", c.NATSListen), "embedded NATS server's listen address")
+	testClock, _ := strconv.ParseBool(env("TEST_CLOCK", "false"))
+	fs.BoolVar(&c.TestClock, "test-clock", testClock, "run on a manual clock moved by POST /v1/test-clock/advance")
+	replicas, _ := strconv.Atoi(env("REPLICAS", strconv.Itoa(c.Replicas)))
+	fs.IntVar(&c.Replicas, "replicas", replicas, "stream replicas (on a NATS cluster)")
+	c.BootstrapToken = getenv("TICKETD_BOOTSTRAP_TOKEN")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return nil
+}
+
+// Run starts everything and returns once the engine answers commands.
+func (m *Main) Run(ctx context.Context) error {
+	if err := m.connect(); err != nil {
+		return err
+	}
+	m.Registry = prometheus.NewRegistry()
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := eventstore.NewMetrics(m.Registry)
+	var err error
+	m.Log, err = eventstore.OpenLog(ctx, m.NC, eventstore.LogConfig{Replicas: m.Config.Replicas, OnBatch: metrics.OnBatch})
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	cfg := eventstore.EngineConfig{Metrics: metrics, Logger: m.Logger}
+	if m.Config.TestClock {
+		// A test clock is created after the replay would be ideal, but the
+		// engine needs its clock first; it starts at the current time and
+		// is raised to the latest event time just below.
+		m.Clock = NewManualClock(time.Now())
+		cfg.Now = m.Clock.Now
+	}
+	m.Engine, err = eventstore.OpenEngine(ctx, m.Log, cfg)
+	if err != nil {
+		return err
+	}
+	if m.Clock != nil {
+		if last := m.Engine.LastEventTime(); last.After(m.Clock.Now()) {
+			m.Clock.Advance(last.Sub(m.Clock.Now()))
+		}
+	}
+	if err := m.bootstrap(ctx); err != nil {
+		return err
+	}
+	m.Commands, err = eventstore.ServeCommands(m.Engine, m.NC, 0)
+	if err != nil {
+		return err
+	}
+	return m.serveHTTP()
+}
+
+func (m *Main) connect() error {
+	var err error
+	if m.Config.NATSURL != "" {
+		m.NC, err = nats.Connect(m.Config.NATSURL, nats.Name("ticketd"), nats.MaxReconnects(-1))
+		if err != nil {
+			return fmt.Errorf("connect to %s: %w", m.Config.NATSURL, err)
+		}
+		return nil
+	}
+	host, portStr, err := net.SplitHostPort(m.Config.NATSListen)
+	if err != nil {
+		return fmt.Errorf("-nats-listen: %w", err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return fmt.Errorf("-nats-listen port: %w", err)
+	}
+	if port == 0 {
+		port = -1
+	}
+	m.Server, err = eventstore.OpenServer(eventstore.ServerConfig{
+		StoreDir: filepath.Join(m.Config.DataDir, "nats"), Host: host, Port: port})
+	if err != nil {
+		return fmt.Errorf("start embedded NATS: %w", err)
+	}
+	m.NC, err = m.Server.EngineConnect("ticketd", nats.MaxReconnects(-1))
+	return err
+}
+
+func (m *Main) bootstrap(ctx context.Context) error {
+	u, token, created, err := m.Engine.Bootstrap(ctx, m.Config.BootstrapToken)
+	if err != nil {
+		return fmt.Errorf("bootstrap owner: %w", err)
+	}
+	if created {
+		if m.Config.BootstrapToken != "" {
+			token = "(from TICKETD_BOOTSTRAP_TOKEN)"
+		}
+		fmt.Fprintf(m.Stdout, "ticketd: created owner %s; API token (shown once): %s\n", u.ID, token)
+	}
+	return nil
+}
+
+func (m *Main) serveHTTP() error {
+	ln, err := net.Listen("tcp", m.Config.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", m.Config.HTTPAddr, err)
+	}
+	m.httpAddr = ln.Addr().String()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	m.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = m.http.Serve(ln) }()
+	if m.Server != nil {
+		fmt.Fprintf(m.Stdout, "ticketd: embedded NATS at %s; commands on %s<name>\n", m.Server.ClientURL(), eventstore.CommandSubjectPrefix)
+	}
+	fmt.Fprintf(m.Stdout, "ticketd: HTTP on http://%s\n", m.httpAddr)
+	return nil
+}
+
+// HTTPAddr returns the address HTTP listens on, once Run has returned.
+func (m *Main) HTTPAddr() string { return m.httpAddr }
+
+// Close shuts down in order: stop taking commands and finish those in
+// flight, stop the engine, close NATS, then the embedded server.
+func (m *Main) Close() error {
+	if m.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = m.http.Shutdown(ctx)
+		cancel()
+	}
+	if m.Commands != nil {
+		m.Commands.Drain()
+	}
+	if m.Engine != nil {
+		m.Engine.Close()
+	}
+	if m.Log != nil {
+		m.Log.Close()
+	}
+	if m.NC != nil {
+		m.NC.Close()
+	}
+	if m.Server != nil {
+		m.Server.Shutdown()
+	}
+	return nil
+}

@@ -1,0 +1,184 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ticketbus/ticketbus/domain"
+)
+
+// plan is one command made ready to decide: the subjects it reads, and the
+// decision itself, run under the state lock so it sees one consistent
+// picture.
+type plan struct {
+	subjects []string
+	decide   func(c domain.Context) (domain.Decision, error)
+}
+
+// errStale says an optimistic check failed: the state the command was
+// decided on is out of date and the command must be decided again.
+var errStale = errors.New("eventstore: state was stale")
+
+// execute runs a command to completion: it returns the first result of a
+// repeated command_id, decides, appends, and decides again on a conflict.
+func (e *Engine) execute(ctx context.Context, name string, actor domain.Actor, cmdID string,
+	prepare func(ctx context.Context) (plan, error)) (res Result, err error) {
+	start := time.Now()
+	defer func() { e.cfg.Metrics.observeCommand(name, res, err, time.Since(start)) }()
+
+	given := cmdID != ""
+	if !given {
+		cmdID = e.cfg.NewID()
+	}
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		if given {
+			if r, ok := e.result(cmdID); ok {
+				return r, nil
+			}
+		}
+		p, err := prepare(ctx)
+		if err != nil {
+			return Result{}, err
+		}
+		unlock := e.locks.lock(p.subjects)
+		res, written, err := e.attempt(ctx, p, actor, cmdID, given)
+		unlock()
+		if errors.Is(err, errStale) {
+			if err := e.refresh(ctx, written); err != nil {
+				return Result{}, unavailable(err)
+			}
+			continue
+		}
+		return res, err
+	}
+	return Result{}, domain.Errorf(domain.EConflict, "%s: concurrent changes kept winning after %d attempts; try again", name, maxAttempts)
+}
+
+func (e *Engine) result(cmdID string) (Result, bool) {
+	e.st.mu.Lock()
+	defer e.st.mu.Unlock()
+	r, ok := e.st.results[cmdID]
+	return r, ok
+}
+
+// attempt decides and appends once. It returns the subjects it tried to
+// write, so that a stale attempt can refresh exactly those.
+func (e *Engine) attempt(ctx context.Context, p plan, actor domain.Actor, cmdID string, given bool) (Result, []string, error) {
+	e.st.mu.Lock()
+	if r, ok := e.st.results[cmdID]; ok && given {
+		e.st.mu.Unlock()
+		return r, nil, nil
+	}
+	dec, err := p.decide(domain.Context{Now: e.cfg.Now(), Actor: actor, CommandID: cmdID, NewID: e.cfg.NewID})
+	if err != nil {
+		e.st.mu.Unlock()
+		return Result{}, nil, err
+	}
+	if dec.RepeatOf != "" {
+		r, ok := e.st.results[dec.RepeatOf]
+		e.st.mu.Unlock()
+		if !ok {
+			return Result{}, nil, fmt.Errorf("repeat of unknown command %s", dec.RepeatOf)
+		}
+		return r, nil, nil
+	}
+	if len(dec.Events) == 0 {
+		pos := e.st.ticketSeq[dec.TicketID]
+		if dec.TicketID == "" && dec.ProfileID != "" {
+			pos = e.st.seqs[AggregateSubject(domain.ProfileKey(dec.ProfileID))]
+		}
+		e.st.mu.Unlock()
+		if dec.Outcome == domain.OutcomeDroppedBlocked {
+			e.cfg.Metrics.inboundDropped()
+		}
+		return Result{TicketID: dec.TicketID, ProfileID: dec.ProfileID, Outcome: dec.Outcome, Position: pos}, nil, nil
+	}
+	recs, subjects := make([]Record, len(dec.Events)), []string{}
+	seen := map[string]bool{}
+	for i, ev := range dec.Events {
+		subj := AggregateSubject(ev.Aggregate)
+		recs[i].Subject = subj
+		if !seen[subj] {
+			seen[subj] = true
+			subjects = append(subjects, subj)
+			expect := e.st.seqs[subj]
+			recs[i].ExpectSubjectSeq = &expect
+		}
+	}
+	e.st.mu.Unlock()
+
+	if err := e.seal(ctx, dec.Events); err != nil {
+		return Result{}, nil, err
+	}
+	for i, ev := range dec.Events {
+		data, err := domain.MarshalEvent(ev)
+		if err != nil {
+			return Result{}, nil, fmt.Errorf("encode %s: %w", ev.Type, err)
+		}
+		recs[i].Data = data
+	}
+	seqs, err := e.log.Append(ctx, recs)
+	if errors.Is(err, ErrUnknownOutcome) {
+		seqs, err = e.confirm(ctx, recs, dec.Events, err)
+	}
+	switch {
+	case errors.Is(err, ErrConflict):
+		return Result{}, subjects, errStale
+	case err != nil:
+		return Result{}, nil, unavailable(err)
+	}
+	e.st.mu.Lock()
+	for i, ev := range dec.Events {
+		e.st.applyLocked(seqs[i], ev)
+	}
+	e.st.mu.Unlock()
+	e.cfg.Metrics.eventsAppended(len(recs))
+	e.afterCommit(ctx, dec.Events)
+	return Result{TicketID: dec.TicketID, ProfileID: dec.ProfileID, Outcome: dec.Outcome, Position: seqs[len(seqs)-1]}, nil, nil
+}
+
+// confirm finds out whether an append whose acknowledgement was lost was
+// written after all, by looking for its first event on its subject: an
+// atomic batch is all or nothing, so the first event answers for all.
+func (e *Engine) confirm(ctx context.Context, recs []Record, evs []domain.Event, cause error) ([]uint64, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	var first uint64
+	err := e.log.ReadSubject(ctx, recs[0].Subject, *recs[0].ExpectSubjectSeq, func(en Entry) error {
+		ev, err := domain.UnmarshalEvent(en.Data)
+		if err == nil && ev.ID == evs[0].ID {
+			first = en.Seq
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w (and the log could not be read to confirm: %v)", cause, err)
+	}
+	if first == 0 {
+		return nil, ErrUnavailable
+	}
+	seqs := make([]uint64, len(recs))
+	for i := range seqs {
+		seqs[i] = first + uint64(i)
+	}
+	return seqs, nil
+}
+
+// unavailable turns a log failure into the API's unavailable error. An
+// outcome that could not be confirmed says so: only a resend with the same
+// command_id can tell the caller what happened.
+func unavailable(err error) error {
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	if errors.Is(err, ErrUnknownOutcome) {
+		return domain.Errorf(domain.EUnavailable, "the log did not confirm the write in time; resend with the same command_id to learn its outcome")
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return domain.Errorf(domain.EUnavailable, "the command timed out before it was written; nothing was changed")
+	}
+	return domain.Errorf(domain.EUnavailable, "the log cannot be written right now; nothing was changed")
+}

@@ -1,0 +1,93 @@
+package eventstore
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/ticketbus/ticketbus/domain"
+)
+
+// Metrics holds the command side's measurements. A nil *Metrics discards
+// everything, so tests and tools need not build one.
+type Metrics struct {
+	commands   *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	appended   prometheus.Counter
+	batchCalls prometheus.Histogram
+	batchMsgs  prometheus.Histogram
+	wakeups    prometheus.Counter
+	dropped    prometheus.Counter
+}
+
+// NewMetrics creates the command side's metrics on reg, which the engine
+// owns (never the global registry).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	sizes := prometheus.ExponentialBuckets(1, 2, 11)
+	m := &Metrics{
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ticketbus_commands_total", Help: "Commands handled, by name and outcome or error code.",
+		}, []string{"command", "result"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ticketbus_commands_duration_seconds", Help: "Time to decide and durably append a command.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"command"}),
+		appended: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ticketbus_eventstore_events_appended_total", Help: "Events appended to the log.",
+		}),
+		batchCalls: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "ticketbus_eventstore_batch_commands", Help: "Commands sharing one group-commit batch.", Buckets: sizes,
+		}),
+		batchMsgs: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "ticketbus_eventstore_batch_events", Help: "Events in one group-commit batch.", Buckets: sizes,
+		}),
+		wakeups: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ticketbus_scheduler_wakeups_total", Help: "Snoozed tickets woken by the timer.",
+		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ticketbus_commands_inbound_dropped_total", Help: "Inbound messages dropped because the sender is blocked.",
+		}),
+	}
+	reg.MustRegister(m.commands, m.latency, m.appended, m.batchCalls, m.batchMsgs, m.wakeups, m.dropped)
+	return m
+}
+
+// OnBatch records one group-commit batch; pass it as LogConfig.OnBatch.
+func (m *Metrics) OnBatch(requests, messages int, _ time.Duration) {
+	if m == nil {
+		return
+	}
+	m.batchCalls.Observe(float64(requests))
+	m.batchMsgs.Observe(float64(messages))
+}
+
+func (m *Metrics) observeCommand(name string, res Result, err error, d time.Duration) {
+	if m == nil {
+		return
+	}
+	result := res.Outcome
+	if err != nil {
+		result = domain.ErrorCode(err)
+	}
+	m.commands.WithLabelValues(name, result).Inc()
+	if d > 0 {
+		m.latency.WithLabelValues(name).Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) eventsAppended(n int) {
+	if m != nil {
+		m.appended.Add(float64(n))
+	}
+}
+
+func (m *Metrics) wakeupFired() {
+	if m != nil {
+		m.wakeups.Inc()
+	}
+}
+
+func (m *Metrics) inboundDropped() {
+	if m != nil {
+		m.dropped.Inc()
+	}
+}

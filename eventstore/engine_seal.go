@@ -1,0 +1,130 @@
+package eventstore
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"github.com/ticketbus/ticketbus/domain"
+)
+
+// Erasure by crypto-shredding: every inbound text is sealed with its
+// profile's own AES-256-GCM key before it reaches the log, and a block
+// destroys that key (docs/erasure.md). The log itself stays immutable; what
+// is left of the text in it can no longer be read by anyone.
+
+// seal encrypts the body of every MessageReceived event in place.
+func (e *Engine) seal(ctx context.Context, evs []domain.Event) error {
+	for _, ev := range evs {
+		d, ok := ev.Data.(*domain.MessageReceivedData)
+		if !ok || ev.Type != domain.MessageReceived {
+			continue
+		}
+		key, err := e.log.Keys().GetOrCreate(ctx, profileToken(ev.ProfileID))
+		if err != nil {
+			return unavailable(fmt.Errorf("profile key: %w", err))
+		}
+		gcm, err := newGCM(key.Secret)
+		if err != nil {
+			return err
+		}
+		nonce := make([]byte, gcm.NonceSize())
+		if _, err := rand.Read(nonce); err != nil {
+			return fmt.Errorf("nonce: %w", err)
+		}
+		d.Sealed = &domain.SealedBody{KeyID: key.ID, Nonce: nonce,
+			Ciphertext: gcm.Seal(nil, nonce, []byte(d.Body), sealAAD(ev.ProfileID, d.MessageID))}
+	}
+	return nil
+}
+
+// sealAAD binds a ciphertext to its profile and message, so that a sealed
+// body copied into another event does not open.
+func sealAAD(profileID, messageID string) []byte {
+	return []byte(profileID + "\x00" + messageID)
+}
+
+func newGCM(secret []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(secret)
+	if err != nil {
+		return nil, fmt.Errorf("profile key: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
+
+// ErrErased says a message's text is gone for good: its profile was
+// blocked and the key that sealed it destroyed.
+var ErrErased = errors.New("eventstore: message erased")
+
+// OpenBody returns the text of an inbound message, or ErrErased once its
+// profile's key is destroyed.
+func (e *Engine) OpenBody(ctx context.Context, profileID string, d *domain.MessageReceivedData) (string, error) {
+	return OpenBody(ctx, e.log.Keys(), profileID, d)
+}
+
+// OpenBody returns the text of an inbound message sealed with a key of
+// keys, or ErrErased once that key is destroyed.
+func OpenBody(ctx context.Context, keys *Keys, profileID string, d *domain.MessageReceivedData) (string, error) {
+	if d.Sealed == nil {
+		return "", ErrErased
+	}
+	key, err := keys.Get(ctx, profileToken(profileID))
+	if errors.Is(err, ErrNotFound) || (err == nil && key.ID != d.Sealed.KeyID) {
+		return "", ErrErased
+	}
+	if err != nil {
+		return "", err
+	}
+	gcm, err := newGCM(key.Secret)
+	if err != nil {
+		return "", err
+	}
+	plain, err := gcm.Open(nil, d.Sealed.Nonce, d.Sealed.Ciphertext, sealAAD(profileID, d.MessageID))
+	if err != nil {
+		return "", ErrErased
+	}
+	return string(plain), nil
+}
+
+// afterCommit destroys the keys of the profiles a command just blocked, so
+// that by the time the caller hears "ok" their texts are unreadable.
+func (e *Engine) afterCommit(ctx context.Context, evs []domain.Event) {
+	for _, ev := range evs {
+		if ev.Type == domain.ProfileBlocked && ev.Aggregate.Kind == domain.KindProfile {
+			e.destroyKey(context.WithoutCancel(ctx), ev.ProfileID)
+		}
+	}
+}
+
+func (e *Engine) destroyKey(ctx context.Context, profileID string) {
+	if err := e.log.Keys().Destroy(ctx, profileToken(profileID)); err != nil {
+		// The block is written; the sweep on the next start (and on every
+		// instance's start) destroys the key then.
+		e.cfg.Logger.Error("could not destroy a blocked profile's key; it will be retried at the next start",
+			"profile", profileID, "err", err)
+	}
+}
+
+// sweepKeys destroys any key left behind by a block whose engine stopped
+// between writing the block and destroying the key.
+func (e *Engine) sweepKeys(ctx context.Context) {
+	e.st.mu.Lock()
+	var blocked []string
+	for id, p := range e.st.profiles {
+		if p.Blocked {
+			blocked = append(blocked, id)
+		}
+	}
+	e.st.mu.Unlock()
+	for _, id := range blocked {
+		if ctx.Err() != nil {
+			return
+		}
+		if _, err := e.log.Keys().Get(ctx, profileToken(id)); err == nil {
+			e.destroyKey(ctx, id)
+		}
+	}
+}
