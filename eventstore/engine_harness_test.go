@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/ticketbus/ticketbus/domain"
 	"github.com/ticketbus/ticketbus/eventstore"
 )
@@ -112,7 +113,26 @@ type engineHandle struct {
 	log     *eventstore.Log
 	engine  *eventstore.Engine
 	cmds    *eventstore.CommandServer
+	reg     *prometheus.Registry
 	stopped bool
+}
+
+// commandsHandled sums ticketbus_commands_total of this instance.
+func (h *engineHandle) commandsHandled(t testing.TB) float64 {
+	t.Helper()
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() == "ticketbus_commands_total" {
+			for _, m := range mf.GetMetric() {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
 }
 
 func (h *engineHandle) stop() {
@@ -140,8 +160,9 @@ func (e *env) startEngine() *engineHandle {
 	if err != nil {
 		e.t.Fatalf("open log: %v", err)
 	}
+	reg := prometheus.NewRegistry()
 	eng, err := eventstore.OpenEngine(ctx, l, eventstore.EngineConfig{
-		Now: e.clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), WakeInterval: time.Hour})
+		Now: e.clock.Now, Metrics: eventstore.NewMetrics(reg), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), WakeInterval: time.Hour})
 	if err != nil {
 		e.t.Fatalf("open engine: %v", err)
 	}
@@ -161,7 +182,7 @@ func (e *env) startEngine() *engineHandle {
 	if err := nc.Flush(); err != nil {
 		e.t.Fatal(err)
 	}
-	h := &engineHandle{nc: nc, log: l, engine: eng, cmds: cmds}
+	h := &engineHandle{nc: nc, log: l, engine: eng, cmds: cmds, reg: reg}
 	e.engines = append(e.engines, h)
 	return h
 }

@@ -1,0 +1,118 @@
+package eventstore_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ticketbus/ticketbus/domain"
+	"github.com/ticketbus/ticketbus/eventstore"
+)
+
+// filesHolding returns the files under dir whose bytes contain any needle.
+func filesHolding(t *testing.T, dir string, needles ...[]byte) []string {
+	t.Helper()
+	var hits []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, n := range needles {
+			if bytes.Contains(b, n) {
+				hits = append(hits, path)
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hits
+}
+
+// TestBlockErasesForGood proves R6: after a block the customer's text is
+// found nowhere: not through the engine, not after a full replay, not in
+// any file under the data directory; the agent's reply stays.
+func TestBlockErasesForGood(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	h := e.startEngine()
+	nc := e.client()
+	ctx := context.Background()
+	secret := "my card number is 4970-" + newCommandID()
+	agentText := "we will look into it " + newCommandID()
+
+	r := mustOK(t, send(t, nc, e.owner, "inbound", map[string]any{"profile_id": "frank", "body": secret, "phone": "+33612345678"}))
+	mustOK(t, send(t, nc, e.owner, "reply", map[string]any{"ticket_id": r.TicketID, "body": agentText}))
+	mustOK(t, send(t, nc, e.owner, "snooze", map[string]any{"ticket_id": r.TicketID, "duration": "3h"}))
+
+	// Before the block the text opens and its key is on disk: so the
+	// checks below can fail.
+	msg := findReceived(t, e, h)
+	if body, err := h.engine.OpenBody(ctx, "frank", msg); err != nil || body != secret {
+		t.Fatalf("before block: body %q, err %v", body, err)
+	}
+	key, err := h.log.Keys().Get(ctx, base64.RawURLEncoding.EncodeToString([]byte("frank")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyForms := [][]byte{key.Secret, []byte(base64.StdEncoding.EncodeToString(key.Secret)), []byte(hex.EncodeToString(key.Secret))}
+	if len(filesHolding(t, e.dir, keyForms...)) == 0 {
+		t.Fatal("the profile key is not on disk before the block; the check below would prove nothing")
+	}
+
+	mustOK(t, send(t, nc, e.owner, "block", map[string]any{"profile_id": "frank"}))
+
+	if _, err := h.engine.OpenBody(ctx, "frank", msg); !errors.Is(err, eventstore.ErrErased) {
+		t.Fatalf("after block the text still opens (err %v)", err)
+	}
+	tk, err := h.engine.Ticket(ctx, r.TicketID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.Status != domain.StatusClosed || tk.CloseReason != domain.CloseProfileBlocked || len(tk.Inbound) != 0 {
+		t.Fatalf("blocked profile's ticket: %+v", tk)
+	}
+
+	// A fresh engine replaying the whole log cannot open it either.
+	h.stop()
+	fresh := e.startEngine()
+	if _, err := fresh.engine.OpenBody(ctx, "frank", findReceived(t, e, fresh)); !errors.Is(err, eventstore.ErrErased) {
+		t.Fatalf("after replay the text opens (err %v)", err)
+	}
+	fresh.stop()
+	e.srv.Shutdown()
+	e.srv = nil
+
+	if hits := filesHolding(t, e.dir, []byte(secret)); len(hits) > 0 {
+		t.Fatalf("message text found on disk in %v", hits)
+	}
+	if hits := filesHolding(t, e.dir, keyForms...); len(hits) > 0 {
+		t.Fatalf("the destroyed key is still on disk in %v", hits)
+	}
+	// The agent's reply is not the customer's and stays in the log.
+	if len(filesHolding(t, e.dir, []byte(agentText))) == 0 {
+		t.Fatal("the agent's reply is gone from the log")
+	}
+}
+
+func findReceived(t *testing.T, e *env, h *engineHandle) *domain.MessageReceivedData {
+	t.Helper()
+	for _, ev := range e.events(h.log) {
+		if ev.Type == domain.MessageReceived {
+			return ev.Data.(*domain.MessageReceivedData)
+		}
+	}
+	t.Fatal("no MessageReceived in the log")
+	return nil
+}

@@ -1,0 +1,42 @@
+// Package eventstoretest starts a real embedded server and event log for
+// tests of packages built on eventstore.
+package eventstoretest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ticketbus/ticketbus/eventstore"
+)
+
+// MustOpenServer starts an embedded server on a random port with its store
+// in a temporary directory, and shuts it down when the test ends.
+func MustOpenServer(tb testing.TB) *eventstore.Server {
+	tb.Helper()
+	srv, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: tb.TempDir(), Port: -1})
+	if err != nil {
+		tb.Fatalf("open server: %v", err)
+	}
+	tb.Cleanup(srv.Shutdown)
+	return srv
+}
+
+// MustOpenLog connects to srv as the engine and opens the log; both are
+// closed when the test ends, before the server stops.
+func MustOpenLog(tb testing.TB, srv *eventstore.Server, cfg eventstore.LogConfig) *eventstore.Log {
+	tb.Helper()
+	nc, err := srv.EngineConnect(tb.Name())
+	if err != nil {
+		tb.Fatalf("connect: %v", err)
+	}
+	tb.Cleanup(nc.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	l, err := eventstore.OpenLog(ctx, nc, cfg)
+	if err != nil {
+		tb.Fatalf("open log: %v", err)
+	}
+	tb.Cleanup(l.Close)
+	return l
+}

@@ -1,0 +1,167 @@
+package eventstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// EventsStream is the stream holding every event, subjects "tb.ev.>".
+const EventsStream = "TICKETBUS_EVENTS"
+
+// KeysStream is the stream holding per-profile encryption keys, subjects
+// "tb.key.>". It is kept apart from the events because keys must be
+// erasable while the event log must not.
+const KeysStream = "TICKETBUS_KEYS"
+
+const (
+	eventsSubjectPrefix = "tb.ev."
+	keysSubjectPrefix   = "tb.key."
+
+	// serverMaxBatch is the server's limit on messages in one atomic batch.
+	serverMaxBatch = 1000
+)
+
+// LogConfig configures a Log. Zero values take the defaults.
+type LogConfig struct {
+	Replicas int                                           // default 1
+	Workers  int                                           // group-commit batches in flight, default 4
+	MaxBatch int                                           // max messages per atomic batch, default 500 (server max 1000)
+	OnBatch  func(requests, messages int, d time.Duration) // optional hook for metrics, called per committed batch
+	// PublishTimeout bounds the wait for a commit's acknowledgement and for
+	// each answer while reading. Default 5s.
+	PublishTimeout time.Duration
+}
+
+func (c *LogConfig) setDefaults() error {
+	if c.Replicas <= 0 {
+		c.Replicas = 1
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 500
+	}
+	if c.MaxBatch > serverMaxBatch {
+		return fmt.Errorf("%w: MaxBatch %d above the server limit %d", ErrInvalid, c.MaxBatch, serverMaxBatch)
+	}
+	if c.PublishTimeout <= 0 {
+		c.PublishTimeout = 5 * time.Second
+	}
+	return nil
+}
+
+// Log is the append-only event log on JetStream. It is safe for concurrent
+// use.
+type Log struct {
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	events  jetstream.Stream
+	keysStr jetstream.Stream
+	cfg     LogConfig
+	keys    *Keys
+
+	// Group-commit state; see commit.go.
+	mu     sync.Mutex
+	cond   *sync.Cond
+	queue  []*call
+	busy   map[string]struct{} // subjects of calls in flight
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// OpenLog creates or updates the streams and starts the commit workers.
+func OpenLog(ctx context.Context, nc *nats.Conn, cfg LogConfig) (*Log, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("open log: %w: %w", ErrUnavailable, err)
+	}
+	events, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:      EventsStream,
+		Subjects:  []string{eventsSubjectPrefix + ">"},
+		Storage:   jetstream.FileStorage,
+		Replicas:  cfg.Replicas,
+		Retention: jetstream.LimitsPolicy,
+		MaxMsgs:   -1,
+		MaxBytes:  -1,
+		MaxAge:    0,
+		// The log is immutable: history is never rewritten, only appended.
+		DenyDelete:         true,
+		DenyPurge:          true,
+		AllowAtomicPublish: true,
+		AllowDirect:        true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open log: stream %s: %w: %w", EventsStream, ErrUnavailable, err)
+	}
+	keysStr, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        KeysStream,
+		Subjects:    []string{keysSubjectPrefix + ">"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		Retention:   jetstream.LimitsPolicy,
+		MaxMsgs:     -1,
+		MaxBytes:    -1,
+		AllowDirect: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open log: stream %s: %w: %w", KeysStream, ErrUnavailable, err)
+	}
+	l := &Log{
+		nc:      nc,
+		js:      js,
+		events:  events,
+		keysStr: keysStr,
+		cfg:     cfg,
+		busy:    make(map[string]struct{}),
+	}
+	l.cond = sync.NewCond(&l.mu)
+	l.keys = &Keys{log: l, cache: make(map[string]Key)}
+	for i := 0; i < cfg.Workers; i++ {
+		w, err := newWorker(l)
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("open log: %w", err)
+		}
+		l.wg.Add(1)
+		go w.run()
+	}
+	return l, nil
+}
+
+// Close stops the workers once their current batch is settled. Appends
+// still queued, and any made later, fail with ErrUnavailable. Close does
+// not close the connection, which belongs to the caller.
+func (l *Log) Close() {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.closed = true
+	pending := l.queue
+	l.queue = nil
+	for _, c := range pending {
+		c.taken = true
+	}
+	l.cond.Broadcast()
+	l.mu.Unlock()
+	for _, c := range pending {
+		c.finish(nil, fmt.Errorf("append %d records: %w: log closed", c.n, ErrUnavailable))
+	}
+	l.wg.Wait()
+}
+
+// JetStream returns the JetStream context the log uses.
+func (l *Log) JetStream() jetstream.JetStream { return l.js }
+
+// Stream returns the event stream.
+func (l *Log) Stream() jetstream.Stream { return l.events }

@@ -1,0 +1,170 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrNotFound reports that no message matched.
+var ErrNotFound = errors.New("eventstore: not found")
+
+// Entry is one message read from the log.
+type Entry struct {
+	Seq     uint64
+	Subject string
+	Data    []byte
+	Header  nats.Header
+	Time    time.Time
+}
+
+// readBuffer is how many messages an ordered consumer keeps pulled ahead:
+// large enough that replaying millions of events is bound by the handler,
+// not by round trips.
+const readBuffer = 4096
+
+// LastSeq returns the stream's last sequence, 0 when it is empty.
+func (l *Log) LastSeq(ctx context.Context) (uint64, error) {
+	info, err := l.events.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("last seq: %w: %w", ErrUnavailable, err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// ReadRange calls fn for every entry with from <= seq <= to, in order, and
+// returns once it has seen to. When to is 0 it is the last sequence at the
+// time of the call. A to beyond the log waits for it to be written, until
+// ctx ends. fn's error stops the read and is returned.
+func (l *Log) ReadRange(ctx context.Context, from, to uint64, fn func(Entry) error) error {
+	if from == 0 {
+		from = 1
+	}
+	if to == 0 {
+		last, err := l.LastSeq(ctx)
+		if err != nil {
+			return fmt.Errorf("read range from %d: %w", from, err)
+		}
+		to = last
+	}
+	if to < from {
+		return nil
+	}
+	err := l.consume(ctx, from, func(e Entry) (bool, error) {
+		if e.Seq > to {
+			return true, nil
+		}
+		if err := fn(e); err != nil {
+			return true, err
+		}
+		return e.Seq >= to, nil
+	})
+	if err != nil {
+		return fmt.Errorf("read range %d..%d: %w", from, to, err)
+	}
+	return nil
+}
+
+// Tail calls fn for every entry from seq from on, in order, until ctx ends
+// (returning ctx's error) or fn fails. The ordered consumer behind it
+// recreates itself after a reconnect or a server restart and resumes after
+// the last entry delivered.
+func (l *Log) Tail(ctx context.Context, from uint64, fn func(Entry) error) error {
+	if from == 0 {
+		from = 1
+	}
+	err := l.consume(ctx, from, func(e Entry) (bool, error) {
+		if err := fn(e); err != nil {
+			return true, err
+		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("tail from %d: %w", from, err)
+	}
+	return ctx.Err()
+}
+
+// consume runs an ordered consumer from seq from, handing entries to step in
+// order until step says stop, step fails, or ctx ends.
+func (l *Log) consume(ctx context.Context, from uint64, step func(Entry) (stop bool, err error)) error {
+	cons, err := l.js.OrderedConsumer(ctx, EventsStream, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   from,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	done := make(chan error, 1)
+	var stopped atomic.Bool
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		if stopped.Load() {
+			return
+		}
+		e, err := entryOf(m)
+		var stop bool
+		if err == nil {
+			stop, err = step(e)
+		}
+		if (stop || err != nil) && stopped.CompareAndSwap(false, true) {
+			select {
+			case done <- err:
+			default:
+			}
+		}
+	}, jetstream.PullMaxMessages(readBuffer), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			select {
+			case done <- fmt.Errorf("%w: %w", ErrUnavailable, err):
+			default:
+			}
+		}
+	}))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	defer cc.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func entryOf(m jetstream.Msg) (Entry, error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return Entry{}, fmt.Errorf("message metadata: %w", err)
+	}
+	return Entry{
+		Seq:     md.Sequence.Stream,
+		Subject: m.Subject(),
+		Data:    m.Data(),
+		Header:  m.Headers(),
+		Time:    md.Timestamp.UTC(),
+	}, nil
+}
+
+// ReadSubject calls fn, in order, for every entry on subject with seq >
+// after, up to the last one when the read started.
+func (l *Log) ReadSubject(ctx context.Context, subject string, after uint64, fn func(Entry) error) error {
+	if err := l.readSubject(ctx, EventsStream, subject, after, fn); err != nil {
+		return fmt.Errorf("read subject %s after %d: %w", subject, after, err)
+	}
+	return nil
+}
+
+// LastOnSubject returns the last entry on subject, or ErrNotFound.
+func (l *Log) LastOnSubject(ctx context.Context, subject string) (Entry, error) {
+	e, err := l.lastOnSubject(ctx, EventsStream, subject)
+	if err != nil {
+		return Entry{}, fmt.Errorf("last on subject %s: %w", subject, err)
+	}
+	return e, nil
+}

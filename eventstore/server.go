@@ -1,0 +1,164 @@
+package eventstore
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// Users known to the embedded server. The engine is the only writer; every
+// other client lands on the anonymous user and may only send commands.
+const (
+	engineUser = "engine"
+	anonUser   = "anon"
+
+	// engineInboxPrefix keeps the engine's reply subjects (JetStream acks,
+	// direct-get answers carrying event data) out of `_INBOX.>`, the only
+	// subjects anonymous clients may subscribe to.
+	engineInboxPrefix = "_TB_ENGINE"
+
+	// CommandSubjects are the subjects anonymous clients may publish to.
+	CommandSubjects = "tickets.cmd.>"
+	// ClientInboxes are the subjects anonymous clients may subscribe to, so
+	// that they can receive replies to their commands. A responder must only
+	// answer a command whose reply subject starts with "_INBOX.": the reply is
+	// published with the engine's rights, so any other reply subject would let
+	// a client make the engine publish where the client itself may not.
+	ClientInboxes = "_INBOX.>"
+)
+
+// ErrServer reports that the embedded server could not be started.
+var ErrServer = errors.New("eventstore: server")
+
+const readyTimeout = 10 * time.Second
+
+// ServerConfig configures the embedded NATS server.
+type ServerConfig struct {
+	StoreDir string // JetStream file store directory
+	Host     string // default "127.0.0.1"
+	Port     int    // default 4222; -1 = random (tests)
+
+	// enginePassword pins the engine's password; only tests that restart a
+	// server under a live connection need it, everything else gets a fresh
+	// random one.
+	enginePassword string
+}
+
+// Server is an embedded NATS server with JetStream, holding the event log.
+type Server struct {
+	ns       *server.Server
+	password string
+}
+
+// OpenServer starts an embedded server and waits until it accepts clients.
+// Every write is fsynced before it is acknowledged: an acknowledged event
+// must survive a power loss, and atomic batches share that fsync.
+func OpenServer(cfg ServerConfig) (*Server, error) {
+	if cfg.StoreDir == "" {
+		return nil, fmt.Errorf("open server: %w: empty StoreDir", ErrServer)
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.Port == 0 {
+		cfg.Port = 4222
+	}
+	password := cfg.enginePassword
+	if password == "" {
+		var err error
+		if password, err = randomPassword(); err != nil {
+			return nil, fmt.Errorf("open server: %w: %w", ErrServer, err)
+		}
+	}
+	opts := &server.Options{
+		ServerName: "ticketbus",
+		Host:       cfg.Host,
+		Port:       cfg.Port,
+		JetStream:  true,
+		StoreDir:   cfg.StoreDir,
+		SyncAlways: true,
+		NoSigs:     true,
+		NoLog:      true,
+		Users: []*server.User{
+			{Username: engineUser, Password: password},
+			{Username: anonUser, Permissions: &server.Permissions{
+				Publish:   &server.SubjectPermission{Allow: []string{CommandSubjects}},
+				Subscribe: &server.SubjectPermission{Allow: []string{ClientInboxes}},
+			}},
+		},
+		NoAuthUser: anonUser,
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("open server: %w: %w", ErrServer, err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(readyTimeout) {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		return nil, fmt.Errorf("open server on %s:%d: %w: not ready after %s", cfg.Host, cfg.Port, ErrServer, readyTimeout)
+	}
+	if !ns.JetStreamEnabled() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		return nil, fmt.Errorf("open server: %w: JetStream not enabled", ErrServer)
+	}
+	return &Server{ns: ns, password: password}, nil
+}
+
+func randomPassword() (string, error) {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// ClientURL returns the URL clients connect to, with the port actually bound.
+func (s *Server) ClientURL() string {
+	addr, ok := s.ns.Addr().(*net.TCPAddr)
+	if !ok {
+		return s.ns.ClientURL()
+	}
+	return "nats://" + net.JoinHostPort(addr.IP.String(), strconv.Itoa(addr.Port))
+}
+
+// Port returns the port the server listens on, useful when it was chosen at
+// random.
+func (s *Server) Port() int {
+	if addr, ok := s.ns.Addr().(*net.TCPAddr); ok {
+		return addr.Port
+	}
+	return 0
+}
+
+// EngineConnect connects with the engine's credentials. The engine keeps
+// reconnecting forever by default, since it lives as long as the server;
+// opts are applied last and may override that.
+func (s *Server) EngineConnect(name string, opts ...nats.Option) (*nats.Conn, error) {
+	base := []nats.Option{
+		nats.Name(name),
+		nats.UserInfo(engineUser, s.password),
+		nats.CustomInboxPrefix(engineInboxPrefix),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(100 * time.Millisecond),
+	}
+	nc, err := nats.Connect(s.ClientURL(), append(base, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("engine connect %q: %w", name, err)
+	}
+	return nc, nil
+}
+
+// Shutdown stops the server gracefully and waits until it has stopped.
+func (s *Server) Shutdown() {
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+}
