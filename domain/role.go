@@ -58,3 +58,16 @@ func (r Role) Authorize(p Permission, what string) error {
 	}
 	return Errorf(EForbidden, "role %s may not %s", r, what)
 }
+
+// CommandPermission returns the permission a command name needs, so that a
+// caller's role is checked before its body is read; false for an unknown
+// name.
+func CommandPermission(name string) (Permission, bool) {
+	switch name {
+	case CmdInbound:
+		return PermInbound, true
+	case CmdReply, CmdAssign, CmdSnooze, CmdUnsnooze, CmdMarkUnread, CmdMarkRead, CmdClose, CmdBlock, CmdUnblock:
+		return PermTicketCommands, true
+	}
+	return "", false
+}

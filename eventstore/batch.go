@@ -89,6 +89,10 @@ func (w *worker) run() {
 // batch fails a check, halves are retried so that only the stale calls end
 // with ErrConflict.
 func (w *worker) commit(calls []*call) {
+	if len(calls) > 1 && len(calls) <= pipelineMax && allSingle(calls) {
+		w.commitEach(calls)
+		return
+	}
 	start := time.Now()
 	last, err := w.publishRetrying(calls)
 	if err == nil {

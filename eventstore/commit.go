@@ -110,6 +110,11 @@ func (l *Log) newCall(recs []Record) (*call, error) {
 		if !validEventSubject(r.Subject) {
 			return nil, fmt.Errorf("%w: record %d: subject %q not under %s", ErrInvalid, i, r.Subject, eventsSubjectPrefix)
 		}
+		if int64(len(r.Data)) > l.nc.MaxPayload() {
+			// Refused here rather than halfway through a batch, which would
+			// leave the server holding the staged part until it times out.
+			return nil, fmt.Errorf("%w: record %d: %d bytes exceed the server's max payload", ErrInvalid, i, len(r.Data))
+		}
 		_, again := seen[r.Subject]
 		if r.ExpectSubjectSeq != nil && again {
 			// The server checks a subject only before the batch first

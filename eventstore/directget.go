@@ -139,8 +139,6 @@ func directEntry(m *nats.Msg) (Entry, error) {
 	for _, k := range []string{hdrStream, hdrSubject, hdrSequence, hdrTimeStamp, hdrNumPending, hdrLastSeq} {
 		delete(h, k)
 	}
-	if len(h) > 0 {
-		e.Header = h
-	}
+	e.Header = ownHeaders(h)
 	return e, nil
 }

@@ -41,7 +41,7 @@ type state struct {
 	// lastAt is the latest event time seen, for a clock that must never
 	// run backwards across restarts.
 	lastAt time.Time
-	cond    *sync.Cond
+	cond   *sync.Cond
 }
 
 func newState() *state {

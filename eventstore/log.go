@@ -1,3 +1,7 @@
+// Package eventstore is Ticketbus's event log: an embedded NATS server whose
+// JetStream stream holds every event, appended atomically with optimistic
+// per-subject checks and group commit, and a store of per-profile keys that
+// can be erased for crypto-shredding.
 package eventstore
 
 import (

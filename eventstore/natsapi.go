@@ -66,6 +66,12 @@ func (e *Engine) Handle(ctx context.Context, authorization, name string, body []
 	if err != nil {
 		return Result{}, err
 	}
+	if perm, known := domain.CommandPermission(name); known {
+		if err := user.Role.Authorize(perm, "send "+name); err != nil {
+			e.cfg.Metrics.observeCommand(name, Result{}, err, 0)
+			return Result{}, err
+		}
+	}
 	cmd, err := domain.DecodeCommand(name, body)
 	if err != nil {
 		e.cfg.Metrics.observeCommand(name, Result{}, err, 0)

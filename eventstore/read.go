@@ -14,7 +14,8 @@ import (
 // ErrNotFound reports that no message matched.
 var ErrNotFound = errors.New("eventstore: not found")
 
-// Entry is one message read from the log.
+// Entry is one message read from the log. Header holds the headers the
+// record was appended with, nil if none.
 type Entry struct {
 	Seq     uint64
 	Subject string
@@ -146,9 +147,26 @@ func entryOf(m jetstream.Msg) (Entry, error) {
 		Seq:     md.Sequence.Stream,
 		Subject: m.Subject(),
 		Data:    m.Data(),
-		Header:  m.Headers(),
+		Header:  ownHeaders(m.Headers()),
 		Time:    md.Timestamp.UTC(),
 	}, nil
+}
+
+// storeHeaders are written by the commit path for the server's sake and
+// stored with each message; readers get only the caller's own headers.
+var storeHeaders = []string{hdrBatchID, hdrBatchSeq, hdrBatchCommit, hdrExpectedLastSubjSeq}
+
+func ownHeaders(h nats.Header) nats.Header {
+	if len(h) == 0 {
+		return nil
+	}
+	for _, k := range storeHeaders {
+		delete(h, k)
+	}
+	if len(h) == 0 {
+		return nil
+	}
+	return h
 }
 
 // ReadSubject calls fn, in order, for every entry on subject with seq >

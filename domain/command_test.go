@@ -1,0 +1,351 @@
+package domain_test
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ticketbus/ticketbus/domain"
+)
+
+func TestDecodeCommandValid(t *testing.T) {
+	t.Parallel()
+	tid := `"ticket_id":"` + tk1 + `"`
+	until := time.Date(2026, time.March, 2, 10, 30, 0, 0, time.UTC)
+	longID := strings.Repeat("a", 128)
+	cases := []struct {
+		name string
+		cmd  string
+		body string
+		want domain.Command
+		perm domain.Permission
+	}{
+		{"inbound minimal", domain.CmdInbound, `{"profile_id":"cust-1","body":"hi"}`,
+			domain.Inbound{ProfileID: "cust-1", Body: "hi"}, domain.PermInbound},
+		{"inbound with every field", domain.CmdInbound,
+			`{"command_id":"` + cmdID + `","profile_id":"cust-1","body":"hi","phone":"+33612345678","message_id":"gw-1","channel":"email"}`,
+			domain.Inbound{Meta: domain.Meta{CommandID: cmdID}, ProfileID: "cust-1", Body: "hi",
+				Phone: phone1, MessageID: "gw-1", Channel: domain.ChannelEmail}, domain.PermInbound},
+		{"inbound channels sms and chat", domain.CmdInbound, `{"profile_id":"p","body":"x","channel":"chat"}`,
+			domain.Inbound{ProfileID: "p", Body: "x", Channel: domain.ChannelChat}, domain.PermInbound},
+		{"inbound body of exactly 10000 characters", domain.CmdInbound,
+			`{"profile_id":"p","body":"` + strings.Repeat("a", 10000) + `"}`,
+			domain.Inbound{ProfileID: "p", Body: strings.Repeat("a", 10000)}, domain.PermInbound},
+		// Characters, not bytes: 10000 two-byte letters are within bounds.
+		{"inbound body of 10000 two-byte characters", domain.CmdInbound,
+			`{"profile_id":"p","body":"` + strings.Repeat("é", 10000) + `"}`,
+			domain.Inbound{ProfileID: "p", Body: strings.Repeat("é", 10000)}, domain.PermInbound},
+		{"inbound body with newlines, tabs and escapes", domain.CmdInbound,
+			`{"profile_id":"p","body":"line 1\r\n\tline \"2\" \u00e9 😀"}`,
+			domain.Inbound{ProfileID: "p", Body: "line 1\r\n\tline \"2\" é 😀"}, domain.PermInbound},
+		{"inbound profile_id of every allowed character", domain.CmdInbound,
+			`{"profile_id":"Az09._:@+-","body":"x"}`, domain.Inbound{ProfileID: "Az09._:@+-", Body: "x"}, domain.PermInbound},
+		{"inbound profile_id of 128 characters", domain.CmdInbound, `{"profile_id":"` + longID + `","body":"x"}`,
+			domain.Inbound{ProfileID: longID, Body: "x"}, domain.PermInbound},
+		{"inbound phones of 8 and 15 digits", domain.CmdInbound, `{"profile_id":"p","body":"x","phone":"+123456789012345"}`,
+			domain.Inbound{ProfileID: "p", Body: "x", Phone: "+123456789012345"}, domain.PermInbound},
+		{"inbound with whitespace around the object", domain.CmdInbound, " \n\t{\"profile_id\":\"p\",\"body\":\"x\"}\r\n ",
+			domain.Inbound{ProfileID: "p", Body: "x"}, domain.PermInbound},
+		{"inbound with null optional fields", domain.CmdInbound, `{"profile_id":"p","body":"x","phone":null,"command_id":null}`,
+			domain.Inbound{ProfileID: "p", Body: "x"}, domain.PermInbound},
+		{"reply", domain.CmdReply, `{` + tid + `,"body":"On it"}`,
+			domain.Reply{TicketID: tk1, Body: "On it"}, domain.PermTicketCommands},
+		{"assign to a user", domain.CmdAssign, `{` + tid + `,"assignee_id":"` + uid(7) + `"}`,
+			domain.Assign{TicketID: tk1, AssigneeID: ptr(uid(7))}, domain.PermTicketCommands},
+		{"assign to null unassigns", domain.CmdAssign, `{` + tid + `,"assignee_id":null}`,
+			domain.Assign{TicketID: tk1}, domain.PermTicketCommands},
+		{"snooze until", domain.CmdSnooze, `{` + tid + `,"until":"2026-03-02T10:30:00Z"}`,
+			domain.Snooze{TicketID: tk1, Until: &until}, domain.PermTicketCommands},
+		{"snooze duration", domain.CmdSnooze, `{` + tid + `,"duration":"72h"}`,
+			domain.Snooze{TicketID: tk1, Duration: "72h"}, domain.PermTicketCommands},
+		{"snooze duration of 366 days", domain.CmdSnooze, `{` + tid + `,"duration":"8784h"}`,
+			domain.Snooze{TicketID: tk1, Duration: "8784h"}, domain.PermTicketCommands},
+		{"unsnooze", domain.CmdUnsnooze, `{` + tid + `}`, unsnooze(tk1), domain.PermTicketCommands},
+		{"mark_unread", domain.CmdMarkUnread, `{` + tid + `}`, markUnread(tk1), domain.PermTicketCommands},
+		{"mark_read", domain.CmdMarkRead, `{` + tid + `}`, markRead(tk1), domain.PermTicketCommands},
+		{"close with command_id", domain.CmdClose, `{` + tid + `,"command_id":"` + cmdID + `"}`,
+			domain.Close{TicketCommand: domain.TicketCommand{Meta: domain.Meta{CommandID: cmdID}, TicketID: tk1}},
+			domain.PermTicketCommands},
+		{"block by profile", domain.CmdBlock, `{"profile_id":"cust-1"}`, blockProfile("cust-1"), domain.PermTicketCommands},
+		{"block by phone", domain.CmdBlock, `{"phone":"+33612345678"}`, blockPhone(phone1), domain.PermTicketCommands},
+		{"unblock by profile", domain.CmdUnblock, `{"profile_id":"cust-1"}`, unblockProfile("cust-1"), domain.PermTicketCommands},
+		{"unblock by phone", domain.CmdUnblock, `{"phone":"+12345678"}`, unblockPhone("+12345678"), domain.PermTicketCommands},
+	}
+	names := map[string]bool{}
+	for _, c := range cases {
+		names[c.cmd] = true
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := domain.DecodeCommand(c.cmd, []byte(c.body))
+			if err != nil {
+				t.Fatalf("DecodeCommand: %v", err)
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("decoded %#v\nwant    %#v", got, c.want)
+			}
+			if got.Name() != c.cmd || got.Permission() != c.perm || got.Validate() != nil {
+				t.Fatalf("name %q permission %q validate %v", got.Name(), got.Permission(), got.Validate())
+			}
+			if strings.Contains(c.body, cmdID) != (got.ID() == cmdID) {
+				t.Fatalf("ID() = %q", got.ID())
+			}
+		})
+	}
+	for _, n := range domain.CommandNames {
+		if !names[n] {
+			t.Errorf("command %q has no valid case", n)
+		}
+	}
+}
+
+func TestDecodeCommandInvalid(t *testing.T) {
+	t.Parallel()
+	tid := `"ticket_id":"` + tk1 + `"`
+	in := func(fields string) string { return `{"profile_id":"p","body":"x"` + fields + `}` }
+	inBody := func(b string) string { return `{"profile_id":"p","body":"` + b + `"}` }
+	inProfile := func(p string) string { return `{"profile_id":"` + p + `","body":"x"}` }
+	inPhone := func(p string) string { return in(`,"phone":"` + p + `"`) }
+	snz := func(fields string) string { return `{` + tid + fields + `}` }
+	cases := []struct {
+		name     string
+		cmd      string
+		body     string
+		mentions []string
+	}{
+		{"malformed JSON", domain.CmdInbound, `{"profile_id":"p",`, []string{"malformed JSON"}},
+		{"malformed JSON inside", domain.CmdInbound, `{"profile_id" "p"}`, []string{"malformed JSON"}},
+		{"single quotes", domain.CmdInbound, `{'profile_id':'p'}`, []string{"malformed JSON"}},
+		{"empty body", domain.CmdInbound, ``, []string{"JSON object"}},
+		{"blank body", domain.CmdClose, " \n ", []string{"JSON object"}},
+		{"null body", domain.CmdInbound, `null`, []string{"JSON object"}},
+		{"array body", domain.CmdClose, `[{` + tid + `}]`, []string{"JSON object"}},
+		{"string body", domain.CmdClose, `"close"`, []string{"JSON object"}},
+		{"number body", domain.CmdClose, `42`, []string{"JSON object"}},
+		{"unknown field", domain.CmdInbound, in(`,"priority":1`), []string{"priority"}},
+		{"unknown field on a ticket command", domain.CmdClose, snz(`,"reason":"spam"`), []string{"reason"}},
+		{"unknown field on block", domain.CmdBlock, `{"profile_id":"p","hard":true}`, []string{"hard"}},
+		{"number for a string", domain.CmdInbound, `{"profile_id":5,"body":"x"}`, []string{"profile_id", "string"}},
+		{"bool for a string", domain.CmdReply, `{` + tid + `,"body":true}`, []string{"body", "string"}},
+		{"array for a string", domain.CmdInbound, `{"profile_id":"p","body":["x"]}`, []string{"body", "array"}},
+		{"object for a string", domain.CmdClose, `{"ticket_id":{"id":"x"}}`, []string{"ticket_id"}},
+		{"number for command_id", domain.CmdInbound, in(`,"command_id":5`), []string{"command_id"}},
+		{"bool for assignee_id", domain.CmdAssign, `{` + tid + `,"assignee_id":true}`, []string{"assignee_id"}},
+		{"number for duration", domain.CmdSnooze, snz(`,"duration":90`), []string{"duration"}},
+		{"missing profile_id", domain.CmdInbound, `{"body":"x"}`, []string{"profile_id"}},
+		{"missing body", domain.CmdInbound, `{"profile_id":"p"}`, []string{"body"}},
+		{"empty body text", domain.CmdInbound, inBody(""), []string{"body"}},
+		{"whitespace body text", domain.CmdInbound, inBody(` \n\t `), []string{"body"}},
+		{"null body text", domain.CmdReply, `{` + tid + `,"body":null}`, []string{"body"}},
+		{"reply without ticket_id", domain.CmdReply, `{"body":"x"}`, []string{"ticket_id"}},
+		{"reply without body", domain.CmdReply, `{` + tid + `}`, []string{"body"}},
+		{"close without ticket_id", domain.CmdClose, `{}`, []string{"ticket_id"}},
+		{"mark_read without ticket_id", domain.CmdMarkRead, `{"command_id":"` + cmdID + `"}`, []string{"ticket_id"}},
+		{"assign without assignee_id", domain.CmdAssign, `{` + tid + `}`, []string{"assignee_id"}},
+		{"assign with an empty assignee_id", domain.CmdAssign, `{` + tid + `,"assignee_id":""}`, []string{"assignee_id"}},
+		{"assign with a name for assignee_id", domain.CmdAssign, `{` + tid + `,"assignee_id":"bob"}`, []string{"assignee_id"}},
+		{"snooze with neither until nor duration", domain.CmdSnooze, snz(``), []string{"until", "duration"}},
+		{"snooze with both", domain.CmdSnooze, snz(`,"duration":"1h","until":"2026-03-02T10:30:00Z"`), []string{"until", "duration"}},
+		{"snooze with a null until", domain.CmdSnooze, snz(`,"until":null`), []string{"until", "duration"}},
+		{"snooze duration in words", domain.CmdSnooze, snz(`,"duration":"soon"`), []string{"duration", "soon"}},
+		{"snooze duration in days", domain.CmdSnooze, snz(`,"duration":"3d"`), []string{"duration"}},
+		{"snooze duration zero", domain.CmdSnooze, snz(`,"duration":"0s"`), []string{"duration"}},
+		{"snooze duration negative", domain.CmdSnooze, snz(`,"duration":"-90m"`), []string{"duration"}},
+		{"snooze duration over 366 days", domain.CmdSnooze, snz(`,"duration":"8785h"`), []string{"duration", "366"}},
+		{"snooze duration empty", domain.CmdSnooze, snz(`,"duration":""`), []string{"until", "duration"}},
+		{"snooze until not a time", domain.CmdSnooze, snz(`,"until":"tomorrow"`), []string{"tomorrow"}},
+		{"snooze until without zone", domain.CmdSnooze, snz(`,"until":"2026-03-02T10:30:00"`), []string{"2026-03-02T10:30:00"}},
+		{"snooze until month 13", domain.CmdSnooze, snz(`,"until":"2026-13-02T10:30:00Z"`), []string{"month"}},
+		{"block with neither", domain.CmdBlock, `{}`, []string{"profile_id", "phone"}},
+		{"block with both", domain.CmdBlock, `{"profile_id":"p","phone":"+33612345678"}`, []string{"profile_id", "phone"}},
+		{"unblock with neither", domain.CmdUnblock, `{"profile_id":""}`, []string{"profile_id", "phone"}},
+		{"body over 1 MB", domain.CmdInbound, inBody(strings.Repeat("a", 1<<20)), []string{"bytes"}},
+		{"invalid UTF-8", domain.CmdInbound, inBody("caf\xe9"), []string{"UTF-8"}},
+		{"invalid UTF-8 in a key", domain.CmdInbound, "{\"profile_id\":\"p\",\"body\":\"x\",\"\xff\":1}", []string{"UTF-8"}},
+		{"trailing object", domain.CmdInbound, in(``) + `{}`, []string{"after"}},
+		{"trailing garbage", domain.CmdInbound, in(``) + ` x`, []string{"after"}},
+		{"trailing bracket", domain.CmdClose, `{` + tid + `}]`, []string{"after"}},
+		{"second command", domain.CmdClose, `{` + tid + `}{` + tid + `}`, []string{"after"}},
+		{"body of 10001 characters", domain.CmdInbound, inBody(strings.Repeat("a", 10001)), []string{"body", "10000"}},
+		{"body of 10001 two-byte characters", domain.CmdInbound, inBody(strings.Repeat("é", 10001)), []string{"body", "10000"}},
+		{"reply of 10001 characters", domain.CmdReply, `{` + tid + `,"body":"` + strings.Repeat("a", 10001) + `"}`, []string{"body"}},
+		{"NUL in body", domain.CmdInbound, inBody(`a\u0000b`), []string{"body", "control", "U+0000"}},
+		{"bell in body", domain.CmdInbound, inBody(`a\u0007b`), []string{"control", "U+0007"}},
+		{"escape in body", domain.CmdReply, `{` + tid + `,"body":"\u001b[31mred"}`, []string{"control", "U+001B"}},
+		{"DEL in body", domain.CmdInbound, inBody("a\x7fb"), []string{"control", "U+007F"}},
+		{"raw newline in a JSON string", domain.CmdInbound, inBody("a\nb"), []string{"malformed JSON"}},
+		{"profile_id empty", domain.CmdInbound, inProfile(""), []string{"profile_id"}},
+		{"profile_id with a space", domain.CmdInbound, inProfile("cust 1"), []string{"profile_id"}},
+		{"profile_id with a slash", domain.CmdInbound, inProfile("a/b"), []string{"profile_id"}},
+		{"profile_id with an accent", domain.CmdInbound, inProfile("josé"), []string{"profile_id"}},
+		{"profile_id with a trailing newline", domain.CmdInbound, inProfile(`cust\n`), []string{"profile_id"}},
+		{"profile_id of 129 characters", domain.CmdInbound, inProfile(strings.Repeat("a", 129)), []string{"profile_id"}},
+		{"block with a bad profile_id", domain.CmdBlock, `{"profile_id":"a b"}`, []string{"profile_id"}},
+		{"phone without plus", domain.CmdInbound, inPhone("33612345678"), []string{"phone"}},
+		{"phone of 7 digits", domain.CmdInbound, inPhone("+1234567"), []string{"phone"}},
+		{"phone of 16 digits", domain.CmdInbound, inPhone("+1234567890123456"), []string{"phone"}},
+		{"phone with spaces", domain.CmdInbound, inPhone("+33 6 12 34 56 78"), []string{"phone"}},
+		{"phone with a trailing newline", domain.CmdInbound, inPhone(`+33612345678\n`), []string{"phone"}},
+		{"block with a bad phone", domain.CmdBlock, `{"phone":"0612345678"}`, []string{"phone"}},
+		{"command_id not a UUID", domain.CmdInbound, in(`,"command_id":"abc"`), []string{"command_id"}},
+		{"command_id without dashes", domain.CmdClose, snz(`,"command_id":"00000000000040008000000000000001"`), []string{"command_id"}},
+		{"command_id in braces", domain.CmdClose, snz(`,"command_id":"{` + cmdID + `}"`), []string{"command_id"}},
+		{"command_id too long", domain.CmdClose, snz(`,"command_id":"` + cmdID + `0"`), []string{"command_id"}},
+		{"ticket_id not a UUID", domain.CmdClose, `{"ticket_id":"t1"}`, []string{"ticket_id"}},
+		{"ticket_id with a non-hex digit", domain.CmdUnsnooze, `{"ticket_id":"00000000-0000-4000-8000-00000000000g"}`, []string{"ticket_id"}},
+		{"unknown channel", domain.CmdInbound, in(`,"channel":"fax"`), []string{"channel", "fax"}},
+		{"message_id of 257 bytes", domain.CmdInbound, in(`,"message_id":"` + strings.Repeat("m", 257) + `"`), []string{"message_id"}},
+		{"message_id with a control character", domain.CmdInbound, in(`,"message_id":"a\tb"`), []string{"message_id"}},
+		{"unknown command", "delete", `{}`, []string{"unknown command", "delete"}},
+		{"empty command name", "", in(``), []string{"unknown command"}},
+		{"command names are case-sensitive", "Inbound", in(``), []string{"unknown command"}},
+		{"command name with a subject prefix", "tickets.cmd.close", `{` + tid + `}`, []string{"unknown command"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cmd, err := domain.DecodeCommand(c.cmd, []byte(c.body))
+			if err == nil {
+				t.Fatalf("decoded %#v, want invalid_argument", cmd)
+			}
+			var de *domain.Error
+			if !errors.As(err, &de) || de.Code != domain.EInvalid || !errors.Is(err, domain.ErrInvalid) {
+				t.Fatalf("error %v (%T), want a *domain.Error invalid_argument", err, err)
+			}
+			if cmd != nil {
+				t.Fatalf("failed decode also returned %#v", cmd)
+			}
+			for _, m := range c.mentions {
+				if !strings.Contains(de.Message, m) {
+					t.Errorf("message %q does not mention %q", de.Message, m)
+				}
+			}
+			// A message quoting a megabyte back to the caller is no help.
+			if len(de.Message) > 2000 {
+				t.Errorf("message is %d bytes long", len(de.Message))
+			}
+		})
+	}
+}
+
+// The contract's field names are snake_case and exact; encoding/json's
+// case-insensitive matching would let "PROFILE_ID" or "Body" in as if they
+// were the real fields, where the contract asks for invalid_argument.
+func TestDecodeCommandFieldNamesAreExact(t *testing.T) {
+	t.Parallel()
+	t.Skip(`BUG: DecodeCommand("inbound", {"PROFILE_ID":"p","Body":"hi"}) succeeds as Inbound{ProfileID:"p", Body:"hi"}: ` +
+		`encoding/json matches field names case-insensitively and DisallowUnknownFields does not catch it, ` +
+		`so a misspelt field is silently accepted (and {"profile_id":"a","Profile_ID":"b"} keeps "b")`)
+	for _, body := range []string{
+		`{"PROFILE_ID":"p","body":"hi"}`,
+		`{"profile_id":"p","Body":"hi"}`,
+		`{"profile_id":"a","Profile_ID":"b","body":"hi"}`,
+	} {
+		cmd, err := domain.DecodeCommand(domain.CmdInbound, []byte(body))
+		if domain.ErrorCode(err) != domain.EInvalid {
+			t.Errorf("%s decoded as %#v, want invalid_argument", body, cmd)
+		}
+	}
+}
+
+// Messages are for the caller, who knows the JSON field names, not the Go
+// types behind them.
+func TestDecodeCommandMessagesNameTheJSONField(t *testing.T) {
+	t.Parallel()
+	t.Skip(`BUG: messages leak Go names and miss the field: {"ticket_id":5} on close says ` +
+		`"field TicketCommand.ticket_id must be string" (also Meta.command_id, BlockTarget.profile_id), ` +
+		`and a bad until ({"until":"tomorrow"} or {"until":5}) says "parsing time ..." or ` +
+		`"Time.UnmarshalJSON: input is not a JSON string" without naming until`)
+	tid := `"ticket_id":"` + tk1 + `"`
+	cases := []struct{ cmd, body, field string }{
+		{domain.CmdClose, `{"ticket_id":5}`, "ticket_id"},
+		{domain.CmdInbound, `{"profile_id":"p","body":"x","command_id":5}`, "command_id"},
+		{domain.CmdBlock, `{"profile_id":5}`, "profile_id"},
+		{domain.CmdSnooze, `{` + tid + `,"until":"tomorrow"}`, "until"},
+		{domain.CmdSnooze, `{` + tid + `,"until":5}`, "until"},
+	}
+	for _, c := range cases {
+		_, err := domain.DecodeCommand(c.cmd, []byte(c.body))
+		msg := domain.ErrorMessage(err)
+		if !strings.Contains(msg, c.field) || strings.Contains(msg, "Command.") ||
+			strings.Contains(msg, "Meta.") || strings.Contains(msg, "Target.") || strings.Contains(msg, "UnmarshalJSON") {
+			t.Errorf("%s %s: message %q should name the JSON field %s and no Go type", c.cmd, c.body, msg, c.field)
+		}
+	}
+}
+
+// A body within the contract's 10000 characters must decode however the
+// producer escapes it; Python's json.dumps writes each emoji as a 12-byte
+// surrogate-pair escape by default.
+func TestDecodeCommandAcceptsAnyEncodingOfAMaximalBody(t *testing.T) {
+	t.Parallel()
+	t.Skip("BUG: MaxCommandBytes (64 KiB) is below the worst-case encoding of a valid command: an inbound whose " +
+		"body is 10000 emoji written as \\ud83d\\ude00 escapes is 120028 bytes and is refused with " +
+		`"command body is 120028 bytes, at most 65536 allowed"; 10000 chars x 12 bytes plus the other fields ` +
+		"needs about 128 KiB")
+	b := `{"profile_id":"p","body":"` + strings.Repeat(`\ud83d\ude00`, 10000) + `"}`
+	cmd, err := domain.DecodeCommand(domain.CmdInbound, []byte(b))
+	if err != nil {
+		t.Fatalf("10000-character body refused: %v", err)
+	}
+	if got := cmd.(domain.Inbound).Body; got != strings.Repeat("😀", 10000) {
+		t.Fatalf("body decoded to %d bytes", len(got))
+	}
+}
+
+// ValidUUID is documented as accepting lower-case canonical UUIDs only; ids
+// are compared as strings (command_id for R9, ticket and user ids as keys),
+// so two spellings of one UUID would be two different ids.
+func TestValidUUIDIsLowerCase(t *testing.T) {
+	t.Parallel()
+	valid := []string{tk1, "0f8fad5b-d9cb-469f-a165-70867728950e"}
+	invalid := []string{"", "0f8fad5b-d9cb-469f-a165-70867728950", "0f8fad5bd9cb469fa16570867728950e",
+		"{0f8fad5b-d9cb-469f-a165-70867728950e}", "0f8fad5b-d9cb-469f-a165-70867728950e ", "0f8fad5b-d9cb-469f-a165_70867728950e",
+		"urn:uuid:0f8fad5b-d9cb-469f-a165-70867728950e", "0f8fad5b-d9cb-469f-a165-70867728950z"}
+	for _, s := range valid {
+		if !domain.ValidUUID(s) {
+			t.Errorf("ValidUUID(%q) = false", s)
+		}
+	}
+	for _, s := range invalid {
+		if domain.ValidUUID(s) {
+			t.Errorf("ValidUUID(%q) = true", s)
+		}
+	}
+	t.Run("upper case", func(t *testing.T) {
+		t.Skip(`BUG: ValidUUID's doc says "lower-case canonical UUID" but it lower-cases its input first, so ` +
+			`ValidUUID("0F8FAD5B-D9CB-469F-A165-70867728950E") is true and DecodeCommand accepts that spelling as ` +
+			`command_id, ticket_id and assignee_id: the same command_id sent once in each case is two commands for R9`)
+		for _, s := range []string{strings.ToUpper(valid[1]), "0F8fad5b-d9cb-469f-a165-70867728950e"} {
+			if domain.ValidUUID(s) {
+				t.Errorf("ValidUUID(%q) = true", s)
+			}
+		}
+	})
+}
+
+func TestValidProfileIDAndPhone(t *testing.T) {
+	t.Parallel()
+	profiles := map[string]bool{
+		"a": true, "Az09._:@+-": true, strings.Repeat("x", 128): true, "user@example.com": true,
+		"": false, strings.Repeat("x", 129): false, "a b": false, "a\n": false, "\na": false, "é": false,
+		"a/b": false, "a#b": false, "a,b": false, "a\x00": false,
+	}
+	for s, want := range profiles {
+		if got := domain.ValidProfileID(s); got != want {
+			t.Errorf("ValidProfileID(%q) = %v, want %v", s, got, want)
+		}
+	}
+	phones := map[string]bool{
+		"+12345678": true, "+123456789012345": true, phone1: true,
+		"+1234567": false, "+1234567890123456": false, "12345678": false, "+1234567a": false,
+		"++12345678": false, "+12345678\n": false, " +12345678": false, "": false, "+": false,
+		"+１２３４５６７８": false,
+	}
+	for s, want := range phones {
+		if got := domain.ValidPhone(s); got != want {
+			t.Errorf("ValidPhone(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -1,0 +1,112 @@
+package eventstore_test
+
+import (
+	"os"
+	"strconv"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/ticketbus/ticketbus/eventstore"
+)
+
+// BenchmarkDurableCommands measures whole commands (NATS request, token
+// check, decision, sealed body, fsynced append, reply) at 1, 16 and 256
+// concurrent producers, beside a raw baseline measured in the same run on
+// the same server: one 300-byte message per synchronous JetStream publish,
+// fsync on every write. Each sub-benchmark reports its rate and its ratio
+// to that baseline, so the comparison survives a noisy machine.
+//
+//	go test -run x -bench BenchmarkDurableCommands -benchtime 3000x ./eventstore/
+func BenchmarkDurableCommands(b *testing.B) {
+	e := newEnv(b)
+	if w := os.Getenv("BENCH_WORKERS"); w != "" {
+		e.logCfg.Workers, _ = strconv.Atoi(w)
+	}
+	var batches, batched atomic.Int64
+	e.logCfg.OnBatch = func(requests, _ int, _ time.Duration) {
+		batches.Add(1)
+		batched.Add(int64(requests))
+	}
+	h := e.startEngine()
+	nc := e.client()
+	body := strings.Repeat("x", 300)
+	var baseline float64
+
+	b.Run("raw-publish-baseline", func(b *testing.B) {
+		js, err := jetstream.New(h.nc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		msg := []byte(body)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := js.Publish(ctx, "tb.ev.bench.raw", msg); err != nil {
+				b.Fatal(err)
+			}
+		}
+		baseline = float64(b.N) / b.Elapsed().Seconds()
+		b.ReportMetric(baseline, "msgs/s")
+	})
+
+	for _, producers := range []int{1, 16, 256} {
+		b.Run(fmt.Sprintf("producers=%d", producers), func(b *testing.B) {
+			b0, c0 := batches.Load(), batched.Load()
+			benchCommands(b, e, nc, producers, body, baseline)
+			if n := batches.Load() - b0; n > 0 {
+				b.ReportMetric(float64(batched.Load()-c0)/float64(n), "cmds/batch")
+			}
+		})
+	}
+}
+
+func benchCommands(b *testing.B, e *env, nc *nats.Conn, producers int, body string, baseline float64) {
+	// Each producer writes to its own profile, whose key is made before
+	// the clock starts: what is measured is the steady state of a busy
+	// inbox, not first contact.
+	bodies := make([][]byte, producers)
+	for p := range producers {
+		profile := fmt.Sprintf("bench-%d-%d", producers, p)
+		bodies[p], _ = json.Marshal(map[string]any{"profile_id": profile, "body": body})
+		if _, ok := tryInbound(nc, e.owner, bodies[p]); !ok {
+			b.Fatal("warm-up command failed")
+		}
+	}
+	var next atomic.Int64
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for p := range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if _, ok := tryInbound(nc, e.owner, bodies[p]); !ok {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("%d commands failed", n)
+	}
+	rate := float64(b.N) / elapsed.Seconds()
+	b.ReportMetric(rate, "cmds/s")
+	if baseline > 0 {
+		b.ReportMetric(rate/baseline, "x-baseline")
+	}
+}
+
+var _ = eventstore.CommandSubjectPrefix

@@ -1,0 +1,197 @@
+package eventstore_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/ticketbus/ticketbus/eventstore"
+	"github.com/ticketbus/ticketbus/eventstore/eventstoretest"
+)
+
+func TestKeysRoundTrip(t *testing.T) {
+	t.Parallel()
+	l := eventstoretest.MustOpenLog(t, eventstoretest.MustOpenServer(t), eventstore.LogConfig{})
+	ctx := context.Background()
+	keys := l.Keys()
+	if _, err := keys.Get(ctx, "p1"); !errors.Is(err, eventstore.ErrNotFound) {
+		t.Fatalf("get before create: %v, want ErrNotFound", err)
+	}
+	k1, err := keys.GetOrCreate(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(k1.Secret) != eventstore.KeySize || k1.ID == "" {
+		t.Fatalf("key %+v", k1)
+	}
+	again, err := keys.GetOrCreate(ctx, "p1")
+	if err != nil || again.ID != k1.ID || !bytes.Equal(again.Secret, k1.Secret) {
+		t.Fatalf("second GetOrCreate %+v (%v), want %+v", again, err, k1)
+	}
+	// A second log on the same streams has an empty cache: it reads the store.
+	other := eventstoretest.MustOpenLog(t, eventstoretest.MustOpenServer(t), eventstore.LogConfig{})
+	if _, err := other.Keys().Get(ctx, "p1"); !errors.Is(err, eventstore.ErrNotFound) {
+		t.Fatalf("other server: %v", err)
+	}
+	k2, err := keys.GetOrCreate(ctx, "p2")
+	if err != nil || bytes.Equal(k2.Secret, k1.Secret) {
+		t.Fatalf("p2 %+v (%v): must differ from p1", k2, err)
+	}
+	k1.Secret[0] ^= 0xff // callers own what they get
+	if got, _ := keys.Get(ctx, "p1"); bytes.Equal(got.Secret, k1.Secret) {
+		t.Fatal("changing a returned key changed the cache")
+	}
+}
+
+func TestKeysCreateRace(t *testing.T) {
+	t.Parallel()
+	srv := eventstoretest.MustOpenServer(t)
+	// Separate logs have separate caches, as separate processes would.
+	logs := []*eventstore.Log{
+		eventstoretest.MustOpenLog(t, srv, eventstore.LogConfig{}),
+		eventstoretest.MustOpenLog(t, srv, eventstore.LogConfig{}),
+	}
+	const racers = 10
+	got := make([]eventstore.Key, racers)
+	errs := make([]error, racers)
+	var wg sync.WaitGroup
+	for i := 0; i < racers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = logs[i%2].Keys().GetOrCreate(context.Background(), "race")
+		}()
+	}
+	wg.Wait()
+	for i := range got {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if got[i].ID != got[0].ID || !bytes.Equal(got[i].Secret, got[0].Secret) {
+			t.Fatalf("racer %d got key %s, racer 0 got %s", i, got[i].ID, got[0].ID)
+		}
+	}
+}
+
+// storeHolds reports which files under dir contain needle.
+func storeHolds(t *testing.T, dir string, needle []byte) []string {
+	t.Helper()
+	var hits []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed by the server while walking
+			}
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, needle) {
+			hits = append(hits, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hits
+}
+
+func TestKeysDestroyErasesFromDisk(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: dir, Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	l := eventstoretest.MustOpenLog(t, srv, eventstore.LogConfig{})
+	ctx := context.Background()
+	keys := l.Keys()
+	// Neighbours before and after in the same block, so that the erase has
+	// to rewrite a block in place rather than drop a whole file.
+	var tokens []string
+	for i := 0; i < 5; i++ {
+		tokens = append(tokens, fmt.Sprintf("p%d", i))
+	}
+	secrets := map[string][]byte{}
+	for _, tok := range tokens {
+		k, err := keys.GetOrCreate(ctx, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets[tok] = k.Secret
+	}
+	victim := secrets["p2"]
+	forms := map[string][]byte{
+		"raw":    victim,
+		"hex":    []byte(hex.EncodeToString(victim)),
+		"base64": []byte(base64.StdEncoding.EncodeToString(victim)),
+	}
+	hits := storeHolds(t, dir, victim)
+	t.Logf("before Destroy the key is in %v", hits)
+	if len(hits) == 0 {
+		t.Fatal("the key is not on disk before Destroy: the test cannot see an erase")
+	}
+	if err := keys.Destroy(ctx, "p2"); err != nil {
+		t.Fatal(err)
+	}
+	for name, form := range forms {
+		if hits := storeHolds(t, dir, form); len(hits) > 0 {
+			t.Errorf("%s form of the destroyed key still in %v", name, hits)
+		}
+	}
+	if _, err := keys.Get(ctx, "p2"); !errors.Is(err, eventstore.ErrNotFound) {
+		t.Fatalf("get after destroy: %v, want ErrNotFound", err)
+	}
+	if err := keys.Destroy(ctx, "p2"); err != nil {
+		t.Fatalf("second destroy: %v", err)
+	}
+	if err := keys.Destroy(ctx, "never"); err != nil {
+		t.Fatalf("destroy of a missing key: %v", err)
+	}
+	for _, tok := range []string{"p0", "p1", "p3", "p4"} {
+		k, err := keys.Get(ctx, tok)
+		if err != nil || !bytes.Equal(k.Secret, secrets[tok]) {
+			t.Fatalf("neighbour %s damaged: %v", tok, err)
+		}
+		if hits := storeHolds(t, dir, secrets[tok]); len(hits) == 0 {
+			t.Fatalf("neighbour %s no longer on disk", tok)
+		}
+	}
+	// After a restart the erased key stays gone and the others come back.
+	srv.Shutdown()
+	srv2, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: dir, Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv2.Shutdown)
+	l2 := eventstoretest.MustOpenLog(t, srv2, eventstore.LogConfig{})
+	if _, err := l2.Keys().Get(ctx, "p2"); !errors.Is(err, eventstore.ErrNotFound) {
+		t.Fatalf("destroyed key back after restart: %v", err)
+	}
+	if k, err := l2.Keys().Get(ctx, "p3"); err != nil || !bytes.Equal(k.Secret, secrets["p3"]) {
+		t.Fatalf("p3 after restart: %v", err)
+	}
+	for name, form := range forms {
+		if hits := storeHolds(t, dir, form); len(hits) > 0 {
+			t.Errorf("after restart, %s form of the destroyed key in %v", name, hits)
+		}
+	}
+}
