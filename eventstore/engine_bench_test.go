@@ -1,11 +1,11 @@
 package eventstore_test
 
 import (
-	"os"
-	"strconv"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
