@@ -14,7 +14,7 @@ func DecideBlock(cmd Block, p *Profile, ph *Phone, linked []*Profile, c Context)
 	if cmd.ProfileID != "" {
 		// A profile blocked through a phone becomes blocked in its own
 		// right, so that unblocking the phone leaves it blocked.
-		if !p.Blocked || p.BlockedVia != "" {
+		if !p.BlockedByCause("") {
 			blockProfile(b, p, "")
 		}
 		return Decision{Events: b.events, Outcome: OutcomeDone, ProfileID: p.ID}, nil
@@ -23,7 +23,7 @@ func DecideBlock(cmd Block, p *Profile, ph *Phone, linked []*Profile, c Context)
 		b.add(ProfileBlocked, PhoneKey(ph.Number), "", "", &ProfileBlockedData{Phone: ph.Number})
 	}
 	for _, lp := range linked {
-		if !lp.Blocked {
+		if !lp.BlockedByCause(ph.Number) {
 			blockProfile(b, lp, ph.Number)
 		}
 	}
@@ -31,8 +31,9 @@ func DecideBlock(cmd Block, p *Profile, ph *Phone, linked []*Profile, c Context)
 }
 
 // blockProfile closes the profile's active ticket and erases every inbound
-// message it ever sent. The texts themselves are destroyed by the store,
-// which throws away the profile's key once these events are written.
+// message it ever sent (nothing more for a profile already blocked). The
+// texts themselves are destroyed by the store, which throws away the
+// profile's key once these events are written.
 func blockProfile(b *builder, p *Profile, via string) {
 	b.add(ProfileBlocked, ProfileKey(p.ID), p.ID, "", &ProfileBlockedData{Phone: via})
 	if t := p.Active(); t != nil {
@@ -65,7 +66,7 @@ func DecideUnblock(cmd Unblock, p *Profile, ph *Phone, linked []*Profile, c Cont
 		b.add(ProfileUnblocked, PhoneKey(ph.Number), "", "", &ProfileUnblockedData{Phone: ph.Number})
 	}
 	for _, lp := range linked {
-		if lp.Blocked && lp.BlockedVia == ph.Number {
+		if lp.BlockedByCause(ph.Number) {
 			b.add(ProfileUnblocked, ProfileKey(lp.ID), lp.ID, "", &ProfileUnblockedData{Phone: ph.Number})
 		}
 	}

@@ -31,8 +31,9 @@ var CommandNames = []string{CmdInbound, CmdReply, CmdAssign, CmdSnooze, CmdUnsno
 const MaxBodyChars = 10000
 
 // MaxCommandBytes bounds an encoded command; anything larger is rejected
-// before it is parsed.
-const MaxCommandBytes = 64 << 10
+// before it is parsed. A body of 10000 characters written as JSON surrogate
+// escapes takes 120 KB, so the bound leaves room for that.
+const MaxCommandBytes = 256 << 10
 
 // Command is any command of the API. Fields are validated by Validate
 // before a command is decided.
@@ -151,12 +152,13 @@ func ValidProfileID(s string) bool { return profileIDRe.MatchString(s) }
 // ValidPhone reports whether s is an E.164 number.
 func ValidPhone(s string) bool { return phoneRe.MatchString(s) }
 
-// ValidUUID reports whether s is a lower-case canonical UUID.
-func ValidUUID(s string) bool { return uuidRe.MatchString(strings.ToLower(s)) }
+// ValidUUID reports whether s is a lower-case canonical UUID. Upper case is
+// refused rather than folded, so one id has one spelling (R9).
+func ValidUUID(s string) bool { return uuidRe.MatchString(s) }
 
 func checkMeta(m Meta) error {
 	if m.CommandID != "" && !ValidUUID(m.CommandID) {
-		return Errorf(EInvalid, "command_id must be a UUID, got %q", m.CommandID)
+		return Errorf(EInvalid, "command_id must be a lower-case UUID, got %q", m.CommandID)
 	}
 	return nil
 }
@@ -166,7 +168,7 @@ func checkTicketID(id string) error {
 		return Errorf(EInvalid, "ticket_id is required")
 	}
 	if !ValidUUID(id) {
-		return Errorf(EInvalid, "ticket_id must be a UUID, got %q", id)
+		return Errorf(EInvalid, "ticket_id must be a lower-case UUID, got %q", id)
 	}
 	return nil
 }

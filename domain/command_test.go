@@ -231,21 +231,45 @@ func TestDecodeCommandInvalid(t *testing.T) {
 
 // The contract's field names are snake_case and exact; encoding/json's
 // case-insensitive matching would let "PROFILE_ID" or "Body" in as if they
-// were the real fields, where the contract asks for invalid_argument.
+// were the real fields, and its last-duplicate-wins rule would let a second
+// value silently replace the first, where the contract asks for
+// invalid_argument.
 func TestDecodeCommandFieldNamesAreExact(t *testing.T) {
 	t.Parallel()
-	t.Skip(`BUG: DecodeCommand("inbound", {"PROFILE_ID":"p","Body":"hi"}) succeeds as Inbound{ProfileID:"p", Body:"hi"}: ` +
-		`encoding/json matches field names case-insensitively and DisallowUnknownFields does not catch it, ` +
-		`so a misspelt field is silently accepted (and {"profile_id":"a","Profile_ID":"b"} keeps "b")`)
-	for _, body := range []string{
-		`{"PROFILE_ID":"p","body":"hi"}`,
-		`{"profile_id":"p","Body":"hi"}`,
-		`{"profile_id":"a","Profile_ID":"b","body":"hi"}`,
-	} {
-		cmd, err := domain.DecodeCommand(domain.CmdInbound, []byte(body))
+	tid := `"ticket_id":"` + tk1 + `"`
+	cases := []struct{ cmd, body, msg string }{
+		{domain.CmdInbound, `{"PROFILE_ID":"p","body":"hi"}`, `unknown field "PROFILE_ID"`},
+		{domain.CmdInbound, `{"profile_id":"p","Body":"hi"}`, `unknown field "Body"`},
+		{domain.CmdInbound, `{"profile_id":"a","Profile_ID":"b","body":"hi"}`, `unknown field "Profile_ID"`},
+		// encoding/json also folds the Kelvin sign into k.
+		{domain.CmdClose, `{"tic\u212aet_id":"` + tk1 + `"}`, "unknown field"},
+		{domain.CmdClose, `{` + tid + `,"Command_ID":"` + cmdID + `"}`, `unknown field "Command_ID"`},
+		{domain.CmdBlock, `{"Phone":"+12345678"}`, `unknown field "Phone"`},
+		{domain.CmdSnooze, `{` + tid + `,"Until":"2026-03-02T10:30:00Z"}`, `unknown field "Until"`},
+		{domain.CmdInbound, `{"profile_id":"a","profile_id":"b","body":"hi"}`, `field "profile_id" given twice`},
+		{domain.CmdInbound, `{"profile_id":"p","body":"hi","body":"hi"}`, `field "body" given twice`},
+		{domain.CmdClose, `{` + tid + `,` + tid + `}`, `field "ticket_id" given twice`},
+		{domain.CmdAssign, `{` + tid + `,"assignee_id":null,"assignee_id":"` + uid(7) + `"}`, `field "assignee_id" given twice`},
+		{domain.CmdUnblock, `{"profile_id":"p","command_id":"` + cmdID + `","command_id":"` + cmdID + `"}`,
+			`field "command_id" given twice`},
+		// Escapes spell the same key, so they repeat it too.
+		{domain.CmdInbound, `{"profile_id":"a","profile\u005fid":"b","body":"hi"}`, `field "profile_id" given twice`},
+		{domain.CmdInbound, `{"profile_id":"p","body":"x","` + strings.Repeat("k", 5000) + `":1}`, "unknown field"},
+	}
+	for _, c := range cases {
+		cmd, err := domain.DecodeCommand(c.cmd, []byte(c.body))
 		if domain.ErrorCode(err) != domain.EInvalid {
-			t.Errorf("%s decoded as %#v, want invalid_argument", body, cmd)
+			t.Errorf("%s %.80s decoded as %#v, want invalid_argument", c.cmd, c.body, cmd)
+			continue
 		}
+		if msg := domain.ErrorMessage(err); !strings.Contains(msg, c.msg) || len(msg) > 200 {
+			t.Errorf("%s %.80s: message %q, want one short and with %q", c.cmd, c.body, msg, c.msg)
+		}
+	}
+	// The same names nested inside a value are no fields of the command.
+	body := `{"profile_id":"p","body":"{\"profile_id\":1}","message_id":"profile_id"}`
+	if _, err := domain.DecodeCommand(domain.CmdInbound, []byte(body)); err != nil {
+		t.Errorf("%s: %v", body, err)
 	}
 }
 
@@ -253,24 +277,29 @@ func TestDecodeCommandFieldNamesAreExact(t *testing.T) {
 // types behind them.
 func TestDecodeCommandMessagesNameTheJSONField(t *testing.T) {
 	t.Parallel()
-	t.Skip(`BUG: messages leak Go names and miss the field: {"ticket_id":5} on close says ` +
-		`"field TicketCommand.ticket_id must be string" (also Meta.command_id, BlockTarget.profile_id), ` +
-		`and a bad until ({"until":"tomorrow"} or {"until":5}) says "parsing time ..." or ` +
-		`"Time.UnmarshalJSON: input is not a JSON string" without naming until`)
 	tid := `"ticket_id":"` + tk1 + `"`
-	cases := []struct{ cmd, body, field string }{
-		{domain.CmdClose, `{"ticket_id":5}`, "ticket_id"},
-		{domain.CmdInbound, `{"profile_id":"p","body":"x","command_id":5}`, "command_id"},
-		{domain.CmdBlock, `{"profile_id":5}`, "profile_id"},
-		{domain.CmdSnooze, `{` + tid + `,"until":"tomorrow"}`, "until"},
-		{domain.CmdSnooze, `{` + tid + `,"until":5}`, "until"},
+	cases := []struct{ cmd, body, field, msg string }{
+		{domain.CmdClose, `{"ticket_id":5}`, "ticket_id", "field ticket_id must be string, got number"},
+		{domain.CmdUnsnooze, `{"ticket_id":{"id":"x"}}`, "ticket_id", "field ticket_id must be string, got object"},
+		{domain.CmdInbound, `{"profile_id":"p","body":"x","command_id":5}`, "command_id", "field command_id must be string, got number"},
+		{domain.CmdClose, `{"command_id":true,` + tid + `}`, "command_id", "field command_id must be string, got boolean"},
+		{domain.CmdBlock, `{"profile_id":5}`, "profile_id", "field profile_id must be string, got number"},
+		{domain.CmdUnblock, `{"phone":["+12345678"]}`, "phone", "field phone must be string, got array"},
+		{domain.CmdAssign, `{` + tid + `,"assignee_id":7}`, "assignee_id", "field assignee_id must be string, got number"},
+		{domain.CmdSnooze, `{` + tid + `,"until":"tomorrow"}`, "until", `until must be an RFC 3339 time, got "tomorrow"`},
+		{domain.CmdSnooze, `{` + tid + `,"until":5}`, "until", "until must be an RFC 3339 time, got 5"},
+		{domain.CmdSnooze, `{` + tid + `,"until":{"at":"now"}}`, "until", "until must be an RFC 3339 time"},
+		{domain.CmdSnooze, `{` + tid + `,"until":"2026-13-02T10:30:00Z"}`, "until",
+			`until must be an RFC 3339 time, got "2026-13-02T10:30:00Z" (month out of range)`},
+		{domain.CmdSnooze, `{` + tid + `,"until":"` + strings.Repeat("9", 5000) + `"}`, "until", "until must be an RFC 3339 time, got"},
 	}
 	for _, c := range cases {
 		_, err := domain.DecodeCommand(c.cmd, []byte(c.body))
 		msg := domain.ErrorMessage(err)
-		if !strings.Contains(msg, c.field) || strings.Contains(msg, "Command.") ||
-			strings.Contains(msg, "Meta.") || strings.Contains(msg, "Target.") || strings.Contains(msg, "UnmarshalJSON") {
-			t.Errorf("%s %s: message %q should name the JSON field %s and no Go type", c.cmd, c.body, msg, c.field)
+		if domain.ErrorCode(err) != domain.EInvalid || !strings.Contains(msg, c.field) || !strings.Contains(msg, c.msg) ||
+			strings.Contains(msg, "Command.") || strings.Contains(msg, "Meta.") || strings.Contains(msg, "Target.") ||
+			strings.Contains(msg, "UnmarshalJSON") || strings.Contains(msg, "Go ") || len(msg) > 300 {
+			t.Errorf("%s %.80s: message %q should say %q, naming the JSON field %s and no Go type", c.cmd, c.body, msg, c.msg, c.field)
 		}
 	}
 }
@@ -280,10 +309,6 @@ func TestDecodeCommandMessagesNameTheJSONField(t *testing.T) {
 // surrogate-pair escape by default.
 func TestDecodeCommandAcceptsAnyEncodingOfAMaximalBody(t *testing.T) {
 	t.Parallel()
-	t.Skip("BUG: MaxCommandBytes (64 KiB) is below the worst-case encoding of a valid command: an inbound whose " +
-		"body is 10000 emoji written as \\ud83d\\ude00 escapes is 120028 bytes and is refused with " +
-		`"command body is 120028 bytes, at most 65536 allowed"; 10000 chars x 12 bytes plus the other fields ` +
-		"needs about 128 KiB")
 	b := `{"profile_id":"p","body":"` + strings.Repeat(`\ud83d\ude00`, 10000) + `"}`
 	cmd, err := domain.DecodeCommand(domain.CmdInbound, []byte(b))
 	if err != nil {
@@ -291,6 +316,16 @@ func TestDecodeCommandAcceptsAnyEncodingOfAMaximalBody(t *testing.T) {
 	}
 	if got := cmd.(domain.Inbound).Body; got != strings.Repeat("😀", 10000) {
 		t.Fatalf("body decoded to %d bytes", len(got))
+	}
+	// The bound itself is inclusive: padding up to it is still parsed,
+	// one byte more is refused unread.
+	pad := func(n int) []byte { return []byte(b + strings.Repeat(" ", n-len(b))) }
+	if _, err := domain.DecodeCommand(domain.CmdInbound, pad(domain.MaxCommandBytes)); err != nil {
+		t.Fatalf("body of exactly MaxCommandBytes refused: %v", err)
+	}
+	_, err = domain.DecodeCommand(domain.CmdInbound, pad(domain.MaxCommandBytes+1))
+	if msg := domain.ErrorMessage(err); domain.ErrorCode(err) != domain.EInvalid || !strings.Contains(msg, "bytes") {
+		t.Fatalf("body of MaxCommandBytes+1: %v", err)
 	}
 }
 
@@ -314,12 +349,20 @@ func TestValidUUIDIsLowerCase(t *testing.T) {
 		}
 	}
 	t.Run("upper case", func(t *testing.T) {
-		t.Skip(`BUG: ValidUUID's doc says "lower-case canonical UUID" but it lower-cases its input first, so ` +
-			`ValidUUID("0F8FAD5B-D9CB-469F-A165-70867728950E") is true and DecodeCommand accepts that spelling as ` +
-			`command_id, ticket_id and assignee_id: the same command_id sent once in each case is two commands for R9`)
-		for _, s := range []string{strings.ToUpper(valid[1]), "0F8fad5b-d9cb-469f-a165-70867728950e"} {
+		upper := strings.ToUpper(valid[1])
+		for _, s := range []string{upper, "0F8fad5b-d9cb-469f-a165-70867728950e"} {
 			if domain.ValidUUID(s) {
 				t.Errorf("ValidUUID(%q) = true", s)
+			}
+		}
+		// Two spellings of one command_id would be two commands for R9.
+		for name, body := range map[string]string{
+			domain.CmdClose:  `{"ticket_id":"` + upper + `"}`,
+			domain.CmdReply:  `{"ticket_id":"` + tk1 + `","body":"x","command_id":"` + upper + `"}`,
+			domain.CmdAssign: `{"ticket_id":"` + tk1 + `","assignee_id":"` + upper + `"}`,
+		} {
+			if cmd, err := domain.DecodeCommand(name, []byte(body)); domain.ErrorCode(err) != domain.EInvalid {
+				t.Errorf("%s %s decoded as %#v, want invalid_argument", name, body, cmd)
 			}
 		}
 	})
@@ -346,6 +389,43 @@ func TestValidProfileIDAndPhone(t *testing.T) {
 	for s, want := range phones {
 		if got := domain.ValidPhone(s); got != want {
 			t.Errorf("ValidPhone(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// The role is checked from the command name before the body is read, so
+// the name's permission must be the one the decoded command asks for.
+func TestCommandPermission(t *testing.T) {
+	t.Parallel()
+	bodies := map[string]string{
+		domain.CmdInbound: `{"profile_id":"p","body":"x"}`,
+		domain.CmdReply:   `{"ticket_id":"` + tk1 + `","body":"x"}`,
+		domain.CmdAssign:  `{"ticket_id":"` + tk1 + `","assignee_id":null}`,
+		domain.CmdSnooze:  `{"ticket_id":"` + tk1 + `","duration":"1h"}`,
+		domain.CmdBlock:   `{"phone":"+12345678"}`,
+		domain.CmdUnblock: `{"profile_id":"p"}`,
+	}
+	for _, name := range domain.CommandNames {
+		body, ok := bodies[name]
+		if !ok {
+			body = `{"ticket_id":"` + tk1 + `"}`
+		}
+		cmd, err := domain.DecodeCommand(name, []byte(body))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		perm, ok := domain.CommandPermission(name)
+		if !ok || perm != cmd.Permission() {
+			t.Errorf("CommandPermission(%q) = %q, %v; the command asks for %q", name, perm, ok, cmd.Permission())
+		}
+		// Only inbound messages are open to integrations (R10).
+		if want := name == domain.CmdInbound; domain.RoleIntegration.Can(perm) != want {
+			t.Errorf("integration may send %s: %v, want %v", name, !want, want)
+		}
+	}
+	for _, name := range []string{"", "delete", "Inbound", "tickets.cmd.close", "users"} {
+		if perm, ok := domain.CommandPermission(name); ok || perm != "" {
+			t.Errorf("CommandPermission(%q) = %q, %v; want none", name, perm, ok)
 		}
 	}
 }

@@ -6,6 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
 )
 
 // strictUnmarshal decodes exactly one JSON object into v, refusing unknown
@@ -16,10 +21,17 @@ func strictUnmarshal(body []byte, v any) error {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return Errorf(EInvalid, "command body must be a JSON object")
 	}
+	fields := fieldsOf(reflect.TypeOf(v).Elem())
+	// The keys are checked first, so that a misspelt field is reported as
+	// unknown rather than by whatever encoding/json made of its value.
+	// Malformed JSON is left for Decode, whose error says where it is.
+	if err := checkKeys(body, fields); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return Errorf(EInvalid, "%s", describeJSONError(err))
+		return Errorf(EInvalid, "%s", describeJSONError(err, body, fields))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return Errorf(EInvalid, "command body has data after the JSON object")
@@ -27,18 +39,201 @@ func strictUnmarshal(body []byte, v any) error {
 	return nil
 }
 
-func describeJSONError(err error) string {
+// jsonFields describes the JSON side of a command struct.
+type jsonFields struct {
+	names map[string]bool
+	// timeField is the one field holding a time, "" if there is none or
+	// several: a bad time's error does not say which field it came from.
+	timeField string
+}
+
+var fieldCache sync.Map // reflect.Type -> *jsonFields
+
+// fieldsOf returns the JSON names of a struct's fields, those of embedded
+// structs (Meta, TicketCommand, BlockTarget) included.
+func fieldsOf(t reflect.Type) *jsonFields {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(*jsonFields)
+	}
+	f := &jsonFields{names: map[string]bool{}}
+	var times []string
+	var walk func(reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			tag := sf.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			name, _, _ := strings.Cut(tag, ",")
+			if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
+				walk(sf.Type)
+				continue
+			}
+			if !sf.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = sf.Name
+			}
+			f.names[name] = true
+			ft := sf.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft == reflect.TypeFor[time.Time]() {
+				times = append(times, name)
+			}
+		}
+	}
+	walk(t)
+	if len(times) == 1 {
+		f.timeField = times[0]
+	}
+	fieldCache.Store(t, f)
+	return f
+}
+
+// checkKeys refuses a top-level key that is not exactly one of the
+// struct's JSON names, or that appears twice. encoding/json matches names
+// case-insensitively and lets the last duplicate win, which would let
+// {"PROFILE_ID":...} in, or let a second value silently replace the first.
+// A syntax error returns nil, for Decode to report.
+func checkKeys(body []byte, fields *jsonFields) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil
+		}
+		if !fields.names[key] {
+			return Errorf(EInvalid, "unknown field %s", quoteShort(key))
+		}
+		if seen[key] {
+			return Errorf(EInvalid, "field %q given twice", key)
+		}
+		seen[key] = true
+		if err := skipValue(dec); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// skipValue reads one whole value, however deeply nested.
+func skipValue(dec *json.Decoder) error {
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
+}
+
+// quoteShort quotes s, cut short so that an error never echoes a huge
+// input back to the caller.
+func quoteShort(s string) string {
+	short, cut := cutShort(s, 64)
+	if cut {
+		return fmt.Sprintf("%q...", short)
+	}
+	return fmt.Sprintf("%q", short)
+}
+
+// cutShort returns at most limit bytes of s, cut between characters, and
+// whether anything was cut.
+func cutShort(s string, limit int) (string, bool) {
+	if len(s) <= limit {
+		return s, false
+	}
+	for limit > 0 && !utf8.RuneStart(s[limit]) {
+		limit--
+	}
+	return s[:limit], true
+}
+
+// describeJSONError names the JSON field at fault, never the Go types
+// behind it: the caller knows only the contract's field names.
+func describeJSONError(err error, body []byte, fields *jsonFields) string {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
+	var timeErr *time.ParseError
 	switch {
 	case errors.As(err, &typeErr):
-		return fmt.Sprintf("field %s must be %s, got %s", typeErr.Field, typeErr.Type, typeErr.Value)
+		// Field is a dotted path through embedded Go structs, such as
+		// TicketCommand.Meta.command_id; its last element is the JSON name.
+		field := typeErr.Field
+		if i := strings.LastIndexByte(field, '.'); i >= 0 {
+			field = field[i+1:]
+		}
+		got := typeErr.Value
+		if got == "bool" {
+			got = "boolean"
+		}
+		want := "a value"
+		if typeErr.Type != nil {
+			want = typeErr.Type.String()
+		}
+		return fmt.Sprintf("field %s must be %s, got %s", field, want, got)
 	case errors.As(err, &syntaxErr):
 		return fmt.Sprintf("malformed JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "malformed JSON: unexpected end"
+	case errors.As(err, &timeErr), strings.Contains(err.Error(), "Time.UnmarshalJSON"):
+		return describeTimeError(timeErr, body, fields)
 	}
-	// Unknown fields and bad time formats come back as plain errors whose
-	// text names the field or value.
 	return "malformed command: " + err.Error()
+}
+
+// describeTimeError reports a time that time.Time refused, quoting the
+// value as given.
+func describeTimeError(pe *time.ParseError, body []byte, fields *jsonFields) string {
+	field := fields.timeField
+	if field == "" {
+		field = "a time field"
+	}
+	got := ""
+	if fields.timeField != "" {
+		// The keys were checked to be unique and exact, so this finds the
+		// value that failed.
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(body, &obj) == nil {
+			if raw, ok := obj[fields.timeField]; ok {
+				var cut bool
+				if got, cut = cutShort(string(raw), 100); cut {
+					got += "..."
+				}
+			}
+		}
+	}
+	if got == "" && pe != nil {
+		got = quoteShort(pe.Value)
+	}
+	msg := fmt.Sprintf("%s must be an RFC 3339 time", field)
+	if got != "" {
+		msg += ", got " + got
+	}
+	if pe != nil && pe.Message != "" {
+		// Such as ": month out of range", which says what is wrong.
+		msg += " (" + strings.TrimPrefix(pe.Message, ": ") + ")"
+	}
+	return msg
 }

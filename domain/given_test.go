@@ -36,7 +36,6 @@ func uid(n int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) 
 var (
 	tk1 = uid(1)
 	tk2 = uid(2)
-	tk3 = uid(3)
 
 	// cmdID is the command_id of the command under test; earlierCmd is the
 	// one recorded on given events.
@@ -92,8 +91,8 @@ func (w *world) newID() string {
 	return fmt.Sprintf("00000000-0000-4000-9000-%012d", w.ids)
 }
 
-func (w *world) apply(evs []domain.Event) {
-	for _, e := range evs {
+func (w *world) apply(events []domain.Event) {
+	for _, e := range events {
 		switch e.Aggregate.Kind {
 		case domain.KindProfile:
 			p, ok := w.profiles[e.Aggregate.ID]
@@ -614,8 +613,6 @@ type ruleCase struct {
 	ticket  string
 	// check runs on the state after the decided events were applied.
 	check func(t *testing.T, w *world, d domain.Decision)
-	// skip names a known domain bug the row demonstrates.
-	skip string
 }
 
 func runRules(t *testing.T, cases []ruleCase) {
@@ -623,9 +620,6 @@ func runRules(t *testing.T, cases []ruleCase) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			if c.skip != "" {
-				t.Skip(c.skip)
-			}
 			w := given(c.given...)
 			var opts []opt
 			if !c.now.IsZero() {

@@ -10,11 +10,16 @@ import (
 type Profile struct {
 	ID      string
 	Blocked bool
-	// BlockedVia is the phone whose block blocked this profile; empty for
-	// a block by profile id.
+	// BlockedVia is "" when the profile is blocked by id, else the first
+	// phone whose block blocked it.
 	BlockedVia string
-	Phones     []string
-	Tickets    map[string]*Ticket
+	// BlockedBy holds every cause of the block, in the order they came: ""
+	// for a block by id, and each blocked phone that blocked it. The
+	// profile stays blocked while any cause remains, whatever order the
+	// phones are unblocked in.
+	BlockedBy []string
+	Phones    []string
+	Tickets   map[string]*Ticket
 	// TicketIDs lists the tickets oldest first.
 	TicketIDs []string
 	// ActiveID is the ticket that is open or snoozed, if any (R1).
@@ -60,12 +65,20 @@ func (p *Profile) Apply(e Event) {
 	p.LastAt = timeMax(p.LastAt, e.At)
 	switch e.Type {
 	case ProfileBlocked:
-		p.Blocked = true
-		p.BlockedVia = payload[ProfileBlockedData](e).Phone
+		if cause := payload[ProfileBlockedData](e).Phone; !slices.Contains(p.BlockedBy, cause) {
+			p.BlockedBy = append(p.BlockedBy, cause)
+		}
+		// A blocked profile's closed tickets are never reopened (R6).
+		p.LastClosedID = ""
+		p.setBlocked()
 		return
 	case ProfileUnblocked:
-		p.Blocked = false
-		p.BlockedVia = ""
+		if cause := payload[ProfileUnblockedData](e).Phone; cause == "" {
+			p.BlockedBy = nil
+		} else {
+			p.BlockedBy = slices.DeleteFunc(p.BlockedBy, func(c string) bool { return c == cause })
+		}
+		p.setBlocked()
 		return
 	case TicketOpened:
 		t := &Ticket{ID: e.TicketID, ProfileID: p.ID}
@@ -95,6 +108,25 @@ func (p *Profile) Apply(e Event) {
 			p.ActiveID = ""
 		}
 		p.LastClosedID = t.ID
+	}
+}
+
+// BlockedByCause reports whether the block has the given cause ("" for a
+// block by id, else a phone).
+func (p *Profile) BlockedByCause(cause string) bool { return slices.Contains(p.BlockedBy, cause) }
+
+// setBlocked derives Blocked and BlockedVia from the causes. The causes
+// keep their order of arrival, not a sorted one, so that BlockedVia is the
+// phone whose block came first, as documented, rather than the smallest
+// number.
+func (p *Profile) setBlocked() {
+	if len(p.BlockedBy) == 0 {
+		p.BlockedBy = nil
+	}
+	p.Blocked = len(p.BlockedBy) > 0
+	p.BlockedVia = ""
+	if p.Blocked && !p.BlockedByCause("") {
+		p.BlockedVia = p.BlockedBy[0]
 	}
 }
 

@@ -176,10 +176,29 @@ func TestR2InboundRouting(t *testing.T) {
 			when:    inbound(prof),
 			want:    evs(opened(newTk, later(4*h)), received(newTk, later(4*h))),
 			outcome: domain.OutcomeOpened,
-			skip: "BUG: R6 says messages after unblock open a new ticket, but DecideInbound reopens (R2.3) " +
-				"the ticket an agent closed at t0+1h when the profile is blocked at t0+2h, unblocked at t0+3h " +
-				"and writes at t0+4h: the block found no active ticket, so LastClosedID still has reason agent " +
-				"and reopenable() lets it through; the customer's erased conversation comes back as 'reopened'",
+			check:   checks(checkTicket(tk1, domain.StatusClosed, true), checkActive(prof, newTk)),
+		},
+		{
+			name: "R6 a block through a phone also ends the reopen window of an agent's close",
+			given: cat(evs(opened(tk1, t0), received(tk1, t0, fromPhone(phone1)), linked(phone1, prof, t0),
+				closed(tk1, later(h), domain.CloseAgent), phoneBlocked(phone1, later(2*h)), blockedVia(later(2*h), phone1),
+				erased(tk1, later(2*h), inboundID(tk1, t0)), phoneUnblocked(phone1, later(3*h)),
+				unblockedVia(later(3*h), phone1))),
+			now:     later(4 * h),
+			when:    inbound(prof, viaPhone(phone1)),
+			want:    evs(opened(newTk, later(4*h)), received(newTk, later(4*h), fromPhone(phone1))),
+			outcome: domain.OutcomeOpened,
+		},
+		{
+			name: "R2.3 an agent's close after the unblock reopens as usual",
+			given: cat(closedT1, evs(blocked(later(2*h)), erased(tk1, later(2*h), inboundID(tk1, t0)),
+				unblocked(later(3*h)), opened(tk2, later(4*h)), received(tk2, later(4*h)),
+				closed(tk2, later(5*h), domain.CloseAgent))),
+			now:     later(6 * h),
+			when:    inbound(prof),
+			want:    evs(reopened(tk2, later(6*h)), received(tk2, later(6*h))),
+			outcome: domain.OutcomeReopened,
+			ticket:  tk2,
 		},
 		{
 			name:    "R2.1 a blocked profile's message is dropped and stores nothing",
@@ -447,6 +466,26 @@ func TestR4Wake(t *testing.T) {
 			check: checkTicket(tk1, domain.StatusOpen, true)},
 		{name: "unsnooze of an open ticket changes nothing", given: read, now: later(h), when: unsnooze(tk1),
 			outcome: domain.OutcomeDone, ticket: tk1},
+		{name: "unsnooze 1ns before until is still by hand", given: snoozedT1, now: later(day - 1),
+			when: unsnooze(tk1), want: evs(woke(tk1, later(day-1), domain.WakeAgent)),
+			check: checkTicket(tk1, domain.StatusOpen, false)},
+		{name: "unsnooze at until records the timer's wake-up and its dot", given: snoozedT1, now: later(day),
+			when: unsnooze(tk1), want: evs(woke(tk1, later(day), domain.WakeTimer)), outcome: domain.OutcomeDone,
+			ticket: tk1, check: checkTicket(tk1, domain.StatusOpen, true)},
+		{name: "unsnooze long after until records the timer's wake-up", given: snoozedT1, now: later(30 * day),
+			when: unsnooze(tk1), want: evs(woke(tk1, later(30*day), domain.WakeTimer)),
+			check: checkTicket(tk1, domain.StatusOpen, true)},
+		{name: "unsnooze judges the due time from the raised event time",
+			given: cat(snoozedT1, evs(replied(tk1, later(day+h)))), now: later(h),
+			when: unsnooze(tk1), want: evs(woke(tk1, later(day+h), domain.WakeTimer))},
+		{name: "re-snooze after until records the due wake-up before the new snooze", given: snoozedT1,
+			now: later(day + h), when: snoozeFor(tk1, "1h"),
+			want:  evs(woke(tk1, later(day+h), domain.WakeTimer), snoozed(tk1, later(day+h), later(day+2*h))),
+			check: checkTicket(tk1, domain.StatusSnoozed, true)},
+		{name: "re-snooze at until records the due wake-up too", given: snoozedT1, now: later(day),
+			when:  snoozeUntil(tk1, later(2*day)),
+			want:  evs(woke(tk1, later(day), domain.WakeTimer), snoozed(tk1, later(day), later(2*day))),
+			check: checkTicket(tk1, domain.StatusSnoozed, true)},
 	})
 }
 
@@ -454,15 +493,19 @@ func TestR4Wake(t *testing.T) {
 // (say the engine was down): the wake-up was due, so its blue dot is owed.
 func TestR4UnsnoozeAfterDueKeepsWakeUpDot(t *testing.T) {
 	t.Parallel()
-	t.Skip("BUG: R4 says at until the ticket becomes open and unread, and R8 decides it from event times; " +
-		"an unsnooze decided at until+1h, before the timer's event was written (e.g. engine down), emits " +
-		"TicketWoke{agent}, which leaves unread=false, and the late timer is then a no-op, so the wake-up's " +
-		"blue dot is lost (same for a re-snooze decided after until)")
 	w := given(snoozedT1...)
-	when(t, w, unsnooze(tk1), at(later(day+time.Hour)))
-	when(t, w, wake{tk1}, at(later(day+2*time.Hour)))
+	when(t, w, unsnooze(tk1), at(later(day+time.Hour))).then(woke(tk1, later(day+time.Hour), domain.WakeTimer))
+	when(t, w, wake{tk1}, at(later(day+2*time.Hour))).then()
 	if tk := w.ticket(t, tk1); tk.Status != domain.StatusOpen || !tk.Unread {
 		t.Fatalf("ticket %s unread=%v after a due snooze was unsnoozed, want open and unread", tk.Status, tk.Unread)
+	}
+	// Likewise a re-snooze after until: the late timer finds the new,
+	// later until and does nothing, so the due wake-up must be recorded.
+	w = given(snoozedT1...)
+	when(t, w, snoozeFor(tk1, "2h"), at(later(day+time.Hour)))
+	when(t, w, wake{tk1}, at(later(day+2*time.Hour))).then()
+	if tk := w.ticket(t, tk1); tk.Status != domain.StatusSnoozed || !tk.Unread {
+		t.Fatalf("ticket %s unread=%v after a due snooze was moved, want snoozed and unread", tk.Status, tk.Unread)
 	}
 }
 
@@ -572,6 +615,14 @@ func TestR6Block(t *testing.T) {
 			}
 		}
 	}
+	causes := func(id string, want ...string) func(*testing.T, *world, domain.Decision) {
+		return func(t *testing.T, w *world, _ domain.Decision) {
+			t.Helper()
+			if got := w.profile(id).BlockedBy; !slices.Equal(got, want) {
+				t.Fatalf("profile %s blocked by %q, want %q", id, got, want)
+			}
+		}
+	}
 	noInbound := func(ids ...string) func(*testing.T, *world, domain.Decision) {
 		return func(t *testing.T, w *world, _ domain.Decision) {
 			t.Helper()
@@ -644,11 +695,12 @@ func TestR6Block(t *testing.T) {
 				}),
 		},
 		{
-			name:  "block by phone leaves a profile already blocked directly as it is",
+			name:  "block by phone adds its cause to a profile already blocked directly, and closes and erases nothing more",
 			given: cat(phoneHist, prof2Blocked), now: later(h), when: blockPhone(phone1),
-			want: evs(phoneBlocked(phone1, later(h)), blockedVia(later(h), phone1),
+			want: cat(evs(phoneBlocked(phone1, later(h)), blockedVia(later(h), phone1),
 				closed(tk1, later(h), domain.CloseProfileBlocked), erased(tk1, later(h), inboundID(tk1, t0))),
-			check: isBlocked(prof2, "", true),
+				of(prof2, blockedVia(later(h), phone1))),
+			check: checks(isBlocked(prof2, "", true), causes(prof2, "", phone1)),
 		},
 		{
 			name: "block by phone of a number nobody wrote from blocks only the number",
@@ -656,7 +708,25 @@ func TestR6Block(t *testing.T) {
 		},
 		{
 			name:  "block by phone already done changes nothing",
+			given: cat(phoneHist, phoneBlock, of(prof2, blockedVia(later(h), phone1))), now: later(2 * h),
+			when: blockPhone(phone1), outcome: domain.OutcomeDone,
+		},
+		{
+			name:  "block by phone again adds the cause to a linked profile that lacks it",
 			given: cat(phoneHist, phoneBlock), now: later(2 * h), when: blockPhone(phone1),
+			want:  of(prof2, blockedVia(later(2*h), phone1)),
+			check: checks(isBlocked(prof2, "", true), causes(prof2, "", phone1), causes(prof, phone1)),
+		},
+		{
+			name: "block by phone of a profile blocked through another phone adds the cause and nothing more",
+			given: cat(phoneHist, evs(linked(phone2, prof2, t0), phoneBlocked(phone2, later(h))),
+				of(prof2, blockedVia(later(h), phone2), closed(tk2, later(h), domain.CloseProfileBlocked),
+					erased(tk2, later(h), inboundID(tk2, later(m))))),
+			now: later(2 * h), when: blockPhone(phone1),
+			want: cat(evs(phoneBlocked(phone1, later(2*h)), blockedVia(later(2*h), phone1),
+				closed(tk1, later(2*h), domain.CloseProfileBlocked), erased(tk1, later(2*h), inboundID(tk1, t0))),
+				of(prof2, blockedVia(later(2*h), phone1))),
+			check: checks(isBlocked(prof2, phone2, true), causes(prof2, phone2, phone1)),
 		},
 		{
 			name:  "block by id of a profile blocked through a phone makes the block its own",
@@ -680,7 +750,28 @@ func TestR6Block(t *testing.T) {
 				prof2Blocked),
 			now: later(2 * h), when: unblockPhone(phone1),
 			want:  evs(phoneUnblocked(phone1, later(2*h)), unblockedVia(later(2*h), phone1)),
-			check: checks(isBlocked(prof, "", false), isBlocked(prof2, "", true)),
+			check: checks(isBlocked(prof, "", false), isBlocked(prof2, "", true), causes(prof), causes(prof2, "")),
+		},
+		{
+			name: "unblock by phone removes its cause from a profile also blocked directly, which stays blocked",
+			given: cat(phoneHist, evs(phoneBlocked(phone1, later(h)), blockedVia(later(h), phone1),
+				closed(tk1, later(h), domain.CloseProfileBlocked), erased(tk1, later(h), inboundID(tk1, t0))),
+				prof2Blocked, of(prof2, blockedVia(later(h), phone1))),
+			now: later(2 * h), when: unblockPhone(phone1),
+			want: cat(evs(phoneUnblocked(phone1, later(2*h)), unblockedVia(later(2*h), phone1)),
+				of(prof2, unblockedVia(later(2*h), phone1))),
+			check: checks(isBlocked(prof, "", false), isBlocked(prof2, "", true), causes(prof2, "")),
+		},
+		{
+			name:  "unblock by id clears every cause, phones included",
+			given: cat(phoneHist, phoneBlock, of(prof2, blockedVia(later(h), phone1))),
+			now:   later(2 * h), when: unblockProfile(prof2), want: of(prof2, unblocked(later(2*h))),
+			check: checks(isBlocked(prof2, "", false), causes(prof2), causes(prof, phone1),
+				func(t *testing.T, w *world, _ domain.Decision) {
+					if !w.phones[phone1].Blocked {
+						t.Fatal("unblock by profile unblocked the phone")
+					}
+				}),
 		},
 		{
 			name: "unblock by phone leaves a profile blocked through another phone",
@@ -688,7 +779,7 @@ func TestR6Block(t *testing.T) {
 				of(prof2, blockedVia(later(h), phone2))),
 			now: later(2 * h), when: unblockPhone(phone1),
 			want:  evs(phoneUnblocked(phone1, later(2*h))),
-			check: isBlocked(prof2, phone2, true),
+			check: checks(isBlocked(prof2, phone2, true), causes(prof2, phone2)),
 		},
 		{
 			name: "unblock by phone not blocked changes nothing", given: phoneHist, now: later(h), when: unblockPhone(phone1),
@@ -729,29 +820,54 @@ func TestR6DirectBlockOutlivesPhoneUnblock(t *testing.T) {
 	when(t, w, blockPhone(phone1), at(later(h))).then(phoneBlocked(phone1, later(h)), blockedVia(later(h), phone1),
 		closed(tk1, later(h), domain.CloseProfileBlocked), erased(tk1, later(h), inboundID(tk1, t0)))
 	when(t, w, blockProfile(prof), at(later(2*h))).then(blocked(later(2 * h)))
-	when(t, w, unblockPhone(phone1), at(later(3*h))).then(phoneUnblocked(phone1, later(3*h)))
+	if p := w.profile(prof); p.BlockedVia != "" {
+		t.Fatalf("profile blocked by id and by phone has BlockedVia %q, want \"\"", p.BlockedVia)
+	}
+	when(t, w, unblockPhone(phone1), at(later(3*h))).then(phoneUnblocked(phone1, later(3*h)),
+		unblockedVia(later(3*h), phone1))
 	when(t, w, inbound(prof), at(later(4*h))).then().outcome(domain.OutcomeDroppedBlocked)
+	if p := w.profile(prof); !p.Blocked || !slices.Equal(p.BlockedBy, []string{""}) {
+		t.Fatalf("profile after phone unblock: blocked=%v by %q, want blocked by id", p.Blocked, p.BlockedBy)
+	}
 }
 
+// A profile that wrote from two phones stays blocked while either phone is
+// blocked, whichever order the phones are blocked and unblocked in.
 func TestR6PhoneUnblockKeepsProfileBlockedByAnotherPhone(t *testing.T) {
 	t.Parallel()
-	t.Skip("BUG: a profile linked to two phones stays blocked only by the first phone block that reached it: " +
-		"block phone1 (profile blocked via phone1), block phone2 (profile already blocked, no event), " +
-		"unblock phone1 => DecideUnblock emits ProfileUnblocked for the profile although phone2, which it also " +
-		"wrote from, is still blocked; had phone2 been blocked first it would stay blocked, so the result " +
-		"depends on the order of the blocks, and its messages without a phone get in again")
 	h := time.Hour
-	w := given(opened(tk1, t0), received(tk1, t0, fromPhone(phone1)), linked(phone1, prof, t0),
-		received(tk1, later(time.Second), fromPhone(phone2)), linked(phone2, prof, later(time.Second)))
-	when(t, w, blockPhone(phone1), at(later(h))).then(phoneBlocked(phone1, later(h)), blockedVia(later(h), phone1),
-		closed(tk1, later(h), domain.CloseProfileBlocked),
-		erased(tk1, later(h), inboundID(tk1, t0), inboundID(tk1, later(time.Second))))
-	when(t, w, blockPhone(phone2), at(later(2*h))).then(phoneBlocked(phone2, later(2*h)))
-	when(t, w, unblockPhone(phone1), at(later(3*h)))
-	if !w.profile(prof).Blocked {
-		t.Fatal("profile unblocked while phone2, which it wrote from, is still blocked")
+	for _, order := range [][2]string{{phone1, phone2}, {phone2, phone1}} {
+		first, second := order[0], order[1]
+		t.Run("first "+first, func(t *testing.T) {
+			t.Parallel()
+			w := given(opened(tk1, t0), received(tk1, t0, fromPhone(phone1)), linked(phone1, prof, t0),
+				received(tk1, later(time.Second), fromPhone(phone2)), linked(phone2, prof, later(time.Second)))
+			when(t, w, blockPhone(first), at(later(h))).then(phoneBlocked(first, later(h)), blockedVia(later(h), first),
+				closed(tk1, later(h), domain.CloseProfileBlocked),
+				erased(tk1, later(h), inboundID(tk1, t0), inboundID(tk1, later(time.Second))))
+			// Already blocked: the second phone is recorded as a cause, with
+			// nothing left to close or erase.
+			when(t, w, blockPhone(second), at(later(2*h))).then(phoneBlocked(second, later(2*h)),
+				blockedVia(later(2*h), second))
+			if p := w.profile(prof); p.BlockedVia != first || !slices.Equal(p.BlockedBy, []string{first, second}) {
+				t.Fatalf("profile blocked via %q by %q, want via %s by both phones", p.BlockedVia, p.BlockedBy, first)
+			}
+			when(t, w, unblockPhone(first), at(later(3*h))).then(phoneUnblocked(first, later(3*h)),
+				unblockedVia(later(3*h), first))
+			if p := w.profile(prof); !p.Blocked || p.BlockedVia != second {
+				t.Fatalf("profile blocked=%v via %q while %s, which it wrote from, is still blocked", p.Blocked, p.BlockedVia, second)
+			}
+			when(t, w, inbound(prof), at(later(4*h))).then().outcome(domain.OutcomeDroppedBlocked)
+			when(t, w, unblockPhone(second), at(later(5*h))).then(phoneUnblocked(second, later(5*h)),
+				unblockedVia(later(5*h), second))
+			if p := w.profile(prof); p.Blocked || p.BlockedVia != "" || len(p.BlockedBy) != 0 {
+				t.Fatalf("profile blocked=%v via %q by %q after both phones were unblocked", p.Blocked, p.BlockedVia, p.BlockedBy)
+			}
+			// The ticket the block closed stays closed: a new one opens.
+			when(t, w, inbound(prof), at(later(6*h))).then(opened(newTk, later(6*h)), received(newTk, later(6*h))).
+				outcome(domain.OutcomeOpened)
+		})
 	}
-	when(t, w, inbound(prof), at(later(4*h))).then().outcome(domain.OutcomeDroppedBlocked)
 }
 
 func TestR7Assign(t *testing.T) {
@@ -853,7 +969,7 @@ func TestR8TimeNeverRunsBackwards(t *testing.T) {
 func TestR9MessageIDDeduplicates(t *testing.T) {
 	t.Parallel()
 	h := time.Hour
-	seen := cat(evs(opened(tk1, t0), received(tk1, t0, extID("gw-1"))))
+	seen := evs(opened(tk1, t0), received(tk1, t0, extID("gw-1")))
 	repeatOf := func(first string) func(*testing.T, *world, domain.Decision) {
 		return func(t *testing.T, _ *world, d domain.Decision) {
 			t.Helper()

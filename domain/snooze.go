@@ -19,7 +19,13 @@ func DecideSnooze(p *Profile, cmd Snooze, c Context) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
-	if t.Status != StatusSnoozed || !t.SnoozedUntil.Equal(until) {
+	if t.Status == StatusSnoozed && !b.at.Before(t.SnoozedUntil) {
+		// The old snooze fell due before this one, and its wake-up owes
+		// the blue dot (R4) even if the timer's event is not written yet;
+		// moving the until now would lose it, so record the wake-up first.
+		b.ticket(TicketWoke, t, &TicketWokeData{Reason: WakeTimer})
+		b.ticket(TicketSnoozed, t, &TicketSnoozedData{Until: until})
+	} else if t.Status != StatusSnoozed || !t.SnoozedUntil.Equal(until) {
 		b.ticket(TicketSnoozed, t, &TicketSnoozedData{Until: until})
 	}
 	return done(t, b), nil
@@ -45,7 +51,8 @@ func snoozeUntil(cmd Snooze, now time.Time) (time.Time, error) {
 }
 
 // DecideUnsnooze wakes a snoozed ticket by hand. The agent is looking at
-// it, so unlike a timer wake-up it does not set the blue dot.
+// it, so unlike a timer wake-up it does not set the blue dot, unless the
+// snooze was already due.
 func DecideUnsnooze(p *Profile, cmd Unsnooze, c Context) (Decision, error) {
 	if err := cmd.Validate(); err != nil {
 		return Decision{}, err
@@ -56,7 +63,13 @@ func DecideUnsnooze(p *Profile, cmd Unsnooze, c Context) (Decision, error) {
 	}
 	b := &builder{c: c, at: eventTime(c.Now, p.LastAt)}
 	if t.Status == StatusSnoozed {
-		b.ticket(TicketWoke, t, &TicketWokeData{Reason: WakeAgent})
+		// Past its until the ticket had woken by its timer, even if that
+		// event is not written yet: record it as such, so it gets its dot.
+		reason := WakeAgent
+		if !b.at.Before(t.SnoozedUntil) {
+			reason = WakeTimer
+		}
+		b.ticket(TicketWoke, t, &TicketWokeData{Reason: reason})
 	}
 	return done(t, b), nil
 }

@@ -141,8 +141,8 @@ func (w *worker) publishRetrying(calls []*call) (uint64, error) {
 }
 
 // publish sends calls as one atomic batch, or as a plain publish when they
-// hold a single message (one fsync instead of a staged batch's two), and
-// returns the sequence of the last message.
+// hold a single message (a batch would add a staging store and its fsyncs),
+// and returns the sequence of the last message.
 func (w *worker) publish(calls []*call) (uint64, error) {
 	var msgs []*nats.Msg
 	for _, c := range calls {
@@ -216,6 +216,9 @@ func (w *worker) awaitAck(prefix, id string, n int) (uint64, error) {
 					err = firstErr
 				}
 				return 0, err
+			}
+			if ack.Seq == 0 {
+				return 0, fmt.Errorf("%w: ack without a sequence", ErrUnknownOutcome)
 			}
 			if id != "" && (ack.Batch != id || ack.Count != n) {
 				return 0, fmt.Errorf("%w: ack for batch %q of %d, sent %q of %d", ErrUnknownOutcome, ack.Batch, ack.Count, id, n)

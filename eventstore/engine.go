@@ -100,6 +100,17 @@ func (e *Engine) Close() {
 
 // applyEntry applies one entry of the log to the state.
 func (e *Engine) applyEntry(en Entry) error {
+	// The tail delivers this instance's own events too, already applied
+	// when they were written: skip them before paying for decoding.
+	e.st.mu.Lock()
+	seen := en.Seq <= e.st.seqs[en.Subject]
+	if seen {
+		e.advanceLocked(en.Seq)
+	}
+	e.st.mu.Unlock()
+	if seen {
+		return nil
+	}
 	ev, err := domain.UnmarshalEvent(en.Data)
 	if err != nil {
 		// An event this version cannot read must not stop the engine: it

@@ -19,6 +19,9 @@ func openTestServer(t testing.TB, dir string, port int, password string) *Server
 
 func openTestLog(t testing.TB, srv *Server, cfg LogConfig) *Log {
 	t.Helper()
+	if cfg.PublishTimeout == 0 {
+		cfg.PublishTimeout = 30 * time.Second // see eventstoretest.MustOpenLog
+	}
 	nc, err := srv.EngineConnect(t.Name())
 	if err != nil {
 		t.Fatalf("connect: %v", err)

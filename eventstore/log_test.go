@@ -74,6 +74,13 @@ func TestReadRange(t *testing.T) {
 	if err := l.ReadRange(ctx, 300, 0, func(eventstore.Entry) error { return errors.New("called") }); err != nil {
 		t.Fatalf("range past the end: %v", err)
 	}
+	info, err := l.Stream().Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Consumers != 0 {
+		t.Fatalf("%d consumers left behind by reads", info.State.Consumers)
+	}
 }
 
 func TestTail(t *testing.T) {

@@ -121,8 +121,11 @@ func (s *CommandServer) onMsg(m *nats.Msg) {
 }
 
 func (s *CommandServer) handle(m *nats.Msg) {
-	if m.Reply == "" {
-		return // a command nobody waits for cannot be answered; drop it
+	if !strings.HasPrefix(m.Reply, "_INBOX.") {
+		// A reply goes out with the engine's own rights, so a reply
+		// subject a client chose freely could reach the JetStream API.
+		// Only request inboxes are answered; anything else is dropped.
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()

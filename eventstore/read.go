@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -97,14 +97,23 @@ func (l *Log) consume(ctx context.Context, from uint64, step func(Entry) (stop b
 	cons, err := l.js.OrderedConsumer(ctx, EventsStream, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   from,
+		// Backstop for a consumer whose deletion below did not get through.
+		InactiveThreshold: 30 * time.Second,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	done := make(chan error, 1)
-	var stopped atomic.Bool
+	// mu spans each call of step, so that once consume returns fn is neither
+	// running nor called again.
+	var (
+		mu      sync.Mutex
+		stopped bool
+	)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
-		if stopped.Load() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
 			return
 		}
 		e, err := entryOf(m)
@@ -112,7 +121,8 @@ func (l *Log) consume(ctx context.Context, from uint64, step func(Entry) (stop b
 		if err == nil {
 			stop, err = step(e)
 		}
-		if (stop || err != nil) && stopped.CompareAndSwap(false, true) {
+		if stop || err != nil {
+			stopped = true
 			select {
 			case done <- err:
 			default:
@@ -129,7 +139,19 @@ func (l *Log) consume(ctx context.Context, from uint64, step func(Entry) (stop b
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	defer cc.Stop()
+	defer func() {
+		cc.Stop()
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		// Stopping leaves the consumer on the server until it idles out;
+		// replays would pile them up.
+		if info := cons.CachedInfo(); info != nil {
+			dctx, cancel := context.WithTimeout(context.Background(), l.cfg.PublishTimeout)
+			_ = l.js.DeleteConsumer(dctx, EventsStream, info.Name)
+			cancel()
+		}
+	}()
 	select {
 	case err := <-done:
 		return err

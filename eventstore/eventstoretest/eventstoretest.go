@@ -23,9 +23,15 @@ func MustOpenServer(tb testing.TB) *eventstore.Server {
 }
 
 // MustOpenLog connects to srv as the engine and opens the log; both are
-// closed when the test ends, before the server stops.
+// closed when the test ends, before the server stops. Without a
+// PublishTimeout in cfg it waits 30s for acks rather than 5s: tests share
+// one disk, and an fsync stalled behind another test's writes must not
+// read as a lost write.
 func MustOpenLog(tb testing.TB, srv *eventstore.Server, cfg eventstore.LogConfig) *eventstore.Log {
 	tb.Helper()
+	if cfg.PublishTimeout == 0 {
+		cfg.PublishTimeout = 30 * time.Second
+	}
 	nc, err := srv.EngineConnect(tb.Name())
 	if err != nil {
 		tb.Fatalf("connect: %v", err)
