@@ -110,6 +110,7 @@ func (e *env) client() *nats.Conn {
 // engineHandle is one running engine instance with its command server.
 type engineHandle struct {
 	nc      *nats.Conn
+	cmdNC   *nats.Conn
 	log     *eventstore.Log
 	engine  *eventstore.Engine
 	cmds    *eventstore.CommandServer
@@ -143,6 +144,7 @@ func (h *engineHandle) stop() {
 	h.cmds.Drain()
 	h.engine.Close()
 	h.log.Close()
+	h.cmdNC.Close()
 	h.nc.Close()
 }
 
@@ -173,16 +175,22 @@ func (e *env) startEngine() *engineHandle {
 		}
 		e.owner, e.ownerID = tok, u.ID
 	}
-	cmds, err := eventstore.ServeCommands(eng, nc, 0)
+	// Commands arrive on a connection of their own, so that requests and
+	// replies never queue behind the log's batches and tail.
+	cmdNC, err := e.srv.EngineConnect("engine-commands", nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		e.t.Fatalf("engine connect: %v", err)
+	}
+	cmds, err := eventstore.ServeCommands(eng, cmdNC, 0)
 	if err != nil {
 		e.t.Fatalf("serve commands: %v", err)
 	}
 	// A flush makes sure the server has the subscription before any
 	// request is sent.
-	if err := nc.Flush(); err != nil {
+	if err := cmdNC.Flush(); err != nil {
 		e.t.Fatal(err)
 	}
-	h := &engineHandle{nc: nc, log: l, engine: eng, cmds: cmds, reg: reg}
+	h := &engineHandle{nc: nc, cmdNC: cmdNC, log: l, engine: eng, cmds: cmds, reg: reg}
 	e.engines = append(e.engines, h)
 	return h
 }

@@ -10,7 +10,7 @@ import (
 // commands on one profile never decide against the same state. Striping
 // bounds memory however many aggregates exist; an unrelated aggregate that
 // shares a stripe only waits, it never conflicts.
-type stripes [256]sync.Mutex
+type stripes [4096]sync.Mutex
 
 // lock takes the stripes of the given subjects in a fixed order (so two
 // commands never deadlock) and returns the function that releases them.

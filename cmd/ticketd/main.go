@@ -23,8 +23,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/ticketbus/ticketbus/eventstore"
+	"github.com/ticketbus/ticketbus/projections"
 )
 
 func main() {
@@ -73,11 +73,22 @@ type Main struct {
 	Log      *eventstore.Log
 	Engine   *eventstore.Engine
 	Commands *eventstore.CommandServer
+	Views    *projections.Views
 	Registry *prometheus.Registry
 	Clock    *ManualClock // only with -test-clock
 
-	http     *http.Server
-	httpAddr string
+	http      *http.Server
+	httpAddr  string
+	stopViews context.CancelFunc
+	viewsDone chan struct{}
+}
+
+// now is the engine's clock: the test clock when it is on.
+func (m *Main) now() time.Time {
+	if m.Clock != nil {
+		return m.Clock.Now()
+	}
+	return time.Now().UTC()
 }
 
 // NewMain returns a Main with the defaults.
@@ -101,7 +112,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	c := &m.Config
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", c.DataDir), "data directory (embedded NATS store, views)")
-	fs.StringVar(&c.HTTPAddr, "http", env("HTTP", c.HTTPAddr), "HTTP listen address (health and metrics)")
+	fs.StringVar(&c.HTTPAddr, "http", env("HTTP", c.HTTPAddr), "HTTP listen address (API, health, metrics)")
 	fs.StringVar(&c.NATSURL, "nats-url", env("NATS_URL", c.NATSURL), "use this NATS server or cluster instead of the embedded one")
 	fs.StringVar(&c.NATSListen, "nats-listen", env("NATS_LISTEN", c.NATSListen), "embedded NATS server's listen address")
 	testClock, _ := strconv.ParseBool(env("TEST_CLOCK", "false"))
@@ -151,6 +162,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.bootstrap(ctx); err != nil {
 		return err
 	}
+	if err := m.openViews(ctx); err != nil {
+		return err
+	}
 	m.Commands, err = eventstore.ServeCommands(m.Engine, m.NC, 0)
 	if err != nil {
 		return err
@@ -187,6 +201,28 @@ func (m *Main) connect() error {
 	return err
 }
 
+// openViews opens the SQLite views and starts their projector.
+func (m *Main) openViews(ctx context.Context) error {
+	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	var err error
+	m.Views, err = projections.OpenViews(ctx, filepath.Join(m.Config.DataDir, "views.db"), m.Log,
+		projections.ProjectorConfig{Metrics: projections.NewMetrics(m.Registry), Logger: m.Logger})
+	if err != nil {
+		return fmt.Errorf("open views: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	m.stopViews, m.viewsDone = cancel, make(chan struct{})
+	go func() {
+		defer close(m.viewsDone)
+		if err := m.Views.Run(runCtx); err != nil && runCtx.Err() == nil {
+			m.Logger.Error("projector stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
 func (m *Main) bootstrap(ctx context.Context) error {
 	u, token, created, err := m.Engine.Bootstrap(ctx, m.Config.BootstrapToken)
 	if err != nil {
@@ -207,10 +243,7 @@ func (m *Main) serveHTTP() error {
 		return fmt.Errorf("listen %s: %w", m.Config.HTTPAddr, err)
 	}
 	m.httpAddr = ln.Addr().String()
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	m.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	m.http = &http.Server{Handler: newAPI(m).routes(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = m.http.Serve(ln) }()
 	if m.Server != nil {
 		fmt.Fprintf(m.Stdout, "ticketd: embedded NATS at %s; commands on %s<name>\n", m.Server.ClientURL(), eventstore.CommandSubjectPrefix)
@@ -235,6 +268,15 @@ func (m *Main) Close() error {
 	}
 	if m.Engine != nil {
 		m.Engine.Close()
+	}
+	if m.stopViews != nil {
+		// The projector stops between batches: what it applied is
+		// committed with its position, so the next start resumes there.
+		m.stopViews()
+		<-m.viewsDone
+	}
+	if m.Views != nil {
+		_ = m.Views.Close()
 	}
 	if m.Log != nil {
 		m.Log.Close()

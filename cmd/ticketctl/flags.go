@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+)
+
+// runner is what a subcommand gets: the parsed global flags and the
+// engine client.
+type runner struct {
+	ctx    context.Context
+	name   string
+	stdout io.Writer
+	stderr io.Writer
+	json   bool
+	client *client
+
+	synopsis string // set by newFlags, printed by -h
+}
+
+// subcommand is one entry of the help listing and the dispatch table.
+type subcommand struct {
+	name    string
+	summary string
+	run     func(r *runner, args []string) error
+}
+
+// subcommands lists every subcommand in the order help prints them.
+func subcommands() []subcommand {
+	return []subcommand{
+		{"inbound", "record a customer's message (-profile P -body B [-phone] [-message-id] [-channel])", runInbound},
+		{"reply", "send an agent's reply (-ticket T -body B)", runReply},
+		{"assign", "assign a ticket (-ticket T -user U, -user none to unassign)", runAssign},
+		{"snooze", "snooze a ticket (-ticket T, -until RFC3339 or -for 90m)", runSnooze},
+		{"unsnooze", "wake a snoozed ticket (-ticket T)", runTicketOnly},
+		{"mark-unread", "set a ticket's blue dot (-ticket T)", runTicketOnly},
+		{"mark-read", "clear a ticket's blue dot (-ticket T)", runTicketOnly},
+		{"close", "close (archive) a ticket (-ticket T)", runTicketOnly},
+		{"block", "block a sender and erase their messages (-profile P or -phone N)", runBlockTarget},
+		{"unblock", "let a sender write in again (-profile P or -phone N)", runBlockTarget},
+		{"inbox", "list tickets ([-view all|mine|unassigned] [-status open|snoozed|closed] [-limit N] [-cursor C] [-all-pages])", runInbox},
+		{"counts", "ticket counts per view and status", runCounts},
+		{"show", "show a ticket and its thread (show TICKET_ID)", runShow},
+		{"history", "a ticket's events, for auditors (history TICKET_ID)", runHistory},
+		{"profile", "a customer profile: phones, block, tickets (profile ID)", runProfile},
+		{"users", "manage users (users add -name N -role R | users list)", runUsers},
+		{"me", "the user the token belongs to", runMe},
+		{"views", "replay the log into the views, or compare them (views rebuild | views verify)", runViews},
+		{"clock", "move a -test-clock engine's clock (clock advance DURATION)", runClock},
+		{"health", "check the engine's /healthz and /readyz", runHealth},
+		{"help", "this listing", nil},
+	}
+}
+
+// findSubcommand also accepts the API's underscore spelling of command
+// names (mark_read), since users copy them from the contract and logs.
+func findSubcommand(name string) (subcommand, bool) {
+	for _, s := range subcommands() {
+		if s.run == nil {
+			continue
+		}
+		if s.name == name || apiName(s.name) == name {
+			return s, true
+		}
+	}
+	return subcommand{}, false
+}
+
+// newFlags returns a subcommand's flag set; errors and -h are reported by
+// parse, not printed by the flag package, so that Run decides where
+// output goes.
+func (r *runner) newFlags(synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(r.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	r.synopsis = synopsis
+	return fs
+}
+
+// errHelpShown tells a subcommand that -h was handled and it should stop
+// without error.
+var errHelpShown = errors.New("help shown")
+
+// parse parses flags and positional arguments in any order (show ID
+// -min-position 3 works as well as show -min-position 3 ID), since the
+// flag package alone stops at the first positional argument. It returns
+// exactly npos positional arguments or a usage error.
+func (r *runner) parse(fs *flag.FlagSet, args []string, npos int) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintf(r.stdout, "usage: ticketctl %s %s\n", r.name, r.synopsis)
+				fs.SetOutput(r.stdout)
+				fs.PrintDefaults()
+				return nil, errHelpShown
+			}
+			return nil, usagef(r.name, "%v", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) != npos {
+		if npos == 0 {
+			return nil, usagef(r.name, "unexpected argument %q", pos[0])
+		}
+		return nil, usagef(r.name, "want %d argument(s), got %d", npos, len(pos))
+	}
+	return pos, nil
+}
+
+// done turns errHelpShown into success.
+func done(err error) error {
+	if errors.Is(err, errHelpShown) {
+		return nil
+	}
+	return err
+}
+
+// require reports the first of the named flags left empty.
+func (r *runner) require(flags map[string]*string, order ...string) error {
+	for _, name := range order {
+		if *flags[name] == "" {
+			return usagef(r.name, "-%s is required", name)
+		}
+	}
+	return nil
+}
+
+// minPosition adds the read-your-writes flag every query accepts.
+func minPosition(fs *flag.FlagSet) *int64 {
+	return fs.Int64("min-position", 0, "wait until the views have applied this log position (read-your-writes)")
+}
+
+// addMinPosition puts min_position in the query when it was asked for.
+func (r *runner) addMinPosition(q url.Values, n int64) error {
+	if n < 0 {
+		return usagef(r.name, "-min-position must not be negative")
+	}
+	if n > 0 {
+		q.Set("min_position", strconv.FormatInt(n, 10))
+	}
+	return nil
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// ticketSummary is one row of an inbox view (section 4).
+type ticketSummary struct {
+	ID            string  `json:"id"`
+	ProfileID     string  `json:"profile_id"`
+	Status        string  `json:"status"`
+	AssigneeID    *string `json:"assignee_id"`
+	Unread        bool    `json:"unread"`
+	SnoozedUntil  *string `json:"snoozed_until"`
+	ClosedAt      *string `json:"closed_at"`
+	LastMessageAt *string `json:"last_message_at"`
+	Preview       string  `json:"preview"`
+	MessageCount  int     `json:"message_count"`
+}
+
+type inboxPage struct {
+	Tickets    []json.RawMessage `json:"tickets"`
+	NextCursor *string           `json:"next_cursor"`
+}
+
+func runInbox(r *runner, args []string) error {
+	fs := r.newFlags("[-view all|mine|unassigned] [-status open|snoozed|closed] [-limit N] [-cursor C] [-all-pages] [-min-position N]")
+	view := fs.String("view", "all", "all, mine or unassigned")
+	status := fs.String("status", "open", "open, snoozed or closed")
+	limit := fs.Int("limit", 0, "tickets per page (engine default 50, max 500)")
+	cursor := fs.String("cursor", "", "continue from a previous page's next cursor")
+	allPages := fs.Bool("all-pages", false, "follow the cursor to the last page")
+	minPos := minPosition(fs)
+	if _, err := r.parse(fs, args, 0); err != nil {
+		return done(err)
+	}
+	if !slices.Contains([]string{"all", "mine", "unassigned"}, *view) {
+		return usagef(r.name, "-view must be all, mine or unassigned")
+	}
+	if !slices.Contains([]string{"open", "snoozed", "closed"}, *status) {
+		return usagef(r.name, "-status must be open, snoozed or closed")
+	}
+	if *limit < 0 {
+		return usagef(r.name, "-limit must not be negative")
+	}
+	q := url.Values{"view": {*view}, "status": {*status}}
+	if *limit > 0 {
+		q.Set("limit", strconv.Itoa(*limit))
+	}
+	if err := r.addMinPosition(q, *minPos); err != nil {
+		return err
+	}
+
+	var rows []json.RawMessage
+	var next *string
+	seen := map[string]bool{}
+	c := *cursor
+	for {
+		if c != "" {
+			q.Set("cursor", c)
+		}
+		raw, err := r.call("GET", "/v1/tickets", q, nil, nil)
+		if err != nil {
+			return err
+		}
+		if r.json && !*allPages {
+			r.printRaw(raw)
+			return nil
+		}
+		var page inboxPage
+		if err := json.Unmarshal(raw, &page); err != nil {
+			return fmt.Errorf("GET /v1/tickets: unexpected reply: %w", err)
+		}
+		rows = append(rows, page.Tickets...)
+		next = page.NextCursor
+		if !*allPages || next == nil || *next == "" {
+			break
+		}
+		// A cursor seen before would loop forever; the engine's cursors
+		// only move forward, so this guards against a broken server only.
+		if seen[*next] {
+			return fmt.Errorf("GET /v1/tickets: the engine returned cursor %q twice", *next)
+		}
+		seen[*next] = true
+		c = *next
+	}
+	if r.json {
+		// All pages as one reply, in the engine's own shape, so that a
+		// script reads -all-pages output the way it reads one page.
+		if rows == nil {
+			rows = []json.RawMessage{}
+		}
+		b, err := json.Marshal(inboxPage{Tickets: rows})
+		if err != nil {
+			return err
+		}
+		r.printRaw(b)
+		return nil
+	}
+	tickets := make([]ticketSummary, len(rows))
+	for i, row := range rows {
+		if err := json.Unmarshal(row, &tickets[i]); err != nil {
+			return fmt.Errorf("GET /v1/tickets: unexpected ticket: %w", err)
+		}
+	}
+	tw := newTable(r.stdout)
+	fmt.Fprintln(tw, "ID\tPROFILE\tSTATUS\tASSIGNEE\tUNREAD\tSNOOZED UNTIL\tLAST MESSAGE\tMSGS\tPREVIEW")
+	for _, t := range tickets {
+		dot := ""
+		if t.Unread {
+			dot = unreadDot
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", clean(t.ID), clean(t.ProfileID), clean(t.Status),
+			derefOrDash(t.AssigneeID), dot, fmtTime(t.SnoozedUntil), fmtTime(t.LastMessageAt), t.MessageCount,
+			truncate(clean(t.Preview), previewRunes))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(tickets) == 0 {
+		fmt.Fprintf(r.stdout, "(no %s tickets in view %s)\n", *status, *view)
+	}
+	if next != nil && *next != "" && !*allPages {
+		fmt.Fprintf(r.stdout, "next: ticketctl inbox%s -cursor %s\n", repeatFlags(fs, "cursor", "all-pages"), shellQuote(*next))
+	}
+	return nil
+}
+
+// repeatFlags spells the flags the user set, so that the "next:" hint is a
+// command that continues the same listing.
+func repeatFlags(fs *flag.FlagSet, skip ...string) string {
+	var b strings.Builder
+	fs.Visit(func(f *flag.Flag) {
+		if slices.Contains(skip, f.Name) {
+			return
+		}
+		fmt.Fprintf(&b, " -%s %s", f.Name, shellQuote(f.Value.String()))
+	})
+	return b.String()
+}
+
+// statusCounts is one view's line of GET /v1/tickets/counts.
+type statusCounts struct {
+	Open    int `json:"open"`
+	Snoozed int `json:"snoozed"`
+	Closed  int `json:"closed"`
+}
+
+func runCounts(r *runner, args []string) error {
+	fs := r.newFlags("[-min-position N]")
+	minPos := minPosition(fs)
+	if _, err := r.parse(fs, args, 0); err != nil {
+		return done(err)
+	}
+	q := url.Values{}
+	if err := r.addMinPosition(q, *minPos); err != nil {
+		return err
+	}
+	var counts map[string]statusCounts
+	raw, err := r.call("GET", "/v1/tickets/counts", q, nil, &counts)
+	if err != nil {
+		return err
+	}
+	if r.json {
+		r.printRaw(raw)
+		return nil
+	}
+	tw := newTable(r.stdout)
+	fmt.Fprintln(tw, "VIEW\tOPEN\tSNOOZED\tCLOSED")
+	for _, v := range []string{"all", "mine", "unassigned"} {
+		c := counts[v]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", v, c.Open, c.Snoozed, c.Closed)
+	}
+	return tw.Flush()
+}

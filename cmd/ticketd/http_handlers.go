@@ -1,0 +1,227 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ticketbus/ticketbus/domain"
+	"github.com/ticketbus/ticketbus/eventstore"
+	"github.com/ticketbus/ticketbus/projections"
+)
+
+// command serves POST /v1/commands/{name}: the same handling, and the same
+// reply, as a NATS request on tickets.cmd.<name>.
+func (a *api) command(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, domain.Errorf(domain.EInvalid, "command body is over %d bytes", tooBig.Limit))
+			return
+		}
+		writeError(w, domain.Errorf(domain.EInvalid, "could not read the command body"))
+		return
+	}
+	res, err := a.m.Engine.Handle(r.Context(), r.Header.Get("Authorization"), r.PathValue("name"), body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, eventstore.NewReply(res, nil))
+}
+
+func (a *api) tickets(w http.ResponseWriter, r *http.Request, user domain.User) {
+	q := r.URL.Query()
+	tq := projections.TicketQuery{View: q.Get("view"), Status: q.Get("status"), Cursor: q.Get("cursor"), UserID: user.ID, Now: a.now()}
+	if tq.View == "" {
+		tq.View = "all"
+	}
+	if tq.Status == "" {
+		tq.Status = "open"
+	}
+	switch tq.View {
+	case "all", "mine", "unassigned":
+	default:
+		writeError(w, domain.Errorf(domain.EInvalid, "view must be all, mine or unassigned, got %q", tq.View))
+		return
+	}
+	switch tq.Status {
+	case "open", "snoozed", "closed":
+	default:
+		writeError(w, domain.Errorf(domain.EInvalid, "status must be open, snoozed or closed, got %q", tq.Status))
+		return
+	}
+	tq.Limit = 50
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			writeError(w, domain.Errorf(domain.EInvalid, "limit must be 1-500, got %q", s))
+			return
+		}
+		tq.Limit = n
+	}
+	page, err := a.m.Views.Tickets(r.Context(), tq)
+	if err != nil {
+		writeError(w, queryError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (a *api) counts(w http.ResponseWriter, r *http.Request, user domain.User) {
+	c, err := a.m.Views.Counts(r.Context(), user.ID, a.now())
+	if err != nil {
+		writeError(w, queryError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (a *api) ticket(w http.ResponseWriter, r *http.Request, _ domain.User) {
+	t, err := a.m.Views.Ticket(r.Context(), r.PathValue("id"), a.now())
+	if err != nil {
+		writeError(w, queryError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (a *api) ticketEvents(w http.ResponseWriter, r *http.Request, _ domain.User) {
+	evs, err := a.m.Views.TicketEvents(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, queryError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, evs)
+}
+
+func (a *api) profile(w http.ResponseWriter, r *http.Request, _ domain.User) {
+	p, err := a.m.Views.Profile(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, queryError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (a *api) me(w http.ResponseWriter, _ *http.Request, user domain.User) {
+	writeJSON(w, http.StatusOK, map[string]any{"id": user.ID, "name": user.Name, "role": user.Role})
+}
+
+func (a *api) listUsers(w http.ResponseWriter, r *http.Request, user domain.User) {
+	if err := user.Role.Authorize(domain.PermManageUsers, "list users"); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := a.waitMinPosition(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	users, err := a.m.Views.Users(r.Context())
+	if err != nil {
+		writeError(w, queryError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, users)
+}
+
+func (a *api) createUser(w http.ResponseWriter, r *http.Request, user domain.User) {
+	var in struct {
+		Name string      `json:"name"`
+		Role domain.Role `json:"role"`
+	}
+	if err := decodeBody(r, &in); err != nil {
+		writeError(w, err)
+		return
+	}
+	u, token, err := a.m.Engine.CreateUser(r.Context(), user, in.Name, in.Role)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"id": u.ID, "name": u.Name, "role": u.Role, "token": token})
+}
+
+func (a *api) rebuildViews(w http.ResponseWriter, r *http.Request, user domain.User) {
+	if err := user.Role.Authorize(domain.PermManageUsers, "rebuild the views"); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := a.m.Views.Rebuild(r.Context()); err != nil {
+		writeError(w, domain.Errorf(domain.EUnavailable, "rebuild failed: %v", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "position": a.m.Views.Position()})
+}
+
+func (a *api) verifyViews(w http.ResponseWriter, r *http.Request, user domain.User) {
+	if err := user.Role.Authorize(domain.PermManageUsers, "verify the views"); err != nil {
+		writeError(w, err)
+		return
+	}
+	diffs, err := a.m.Views.Verify(r.Context())
+	if err != nil {
+		writeError(w, domain.Errorf(domain.EUnavailable, "verify failed: %v", err))
+		return
+	}
+	if diffs == nil {
+		diffs = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "position": a.m.Views.Position(), "differences": diffs})
+}
+
+// advanceClock moves the -test-clock forward and fires what fell due.
+func (a *api) advanceClock(w http.ResponseWriter, r *http.Request, user domain.User) {
+	if a.m.Clock == nil {
+		writeError(w, domain.Errorf(domain.ENotFound, "the test clock is off; start ticketd with -test-clock"))
+		return
+	}
+	if user.Role != domain.RoleOwner {
+		writeError(w, domain.Errorf(domain.EForbidden, "only an owner may move the test clock"))
+		return
+	}
+	var in struct {
+		Duration string `json:"duration"`
+	}
+	if err := decodeBody(r, &in); err != nil {
+		writeError(w, err)
+		return
+	}
+	d, err := time.ParseDuration(in.Duration)
+	if err != nil || d < 0 {
+		writeError(w, domain.Errorf(domain.EInvalid, "duration must be a non-negative Go duration such as 73h, got %q", in.Duration))
+		return
+	}
+	now := a.m.Clock.Advance(d)
+	woke, err := a.m.Engine.Wake(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"now": now, "woke": woke})
+}
+
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return domain.Errorf(domain.EInvalid, "malformed JSON body: %v", err)
+	}
+	return nil
+}
+
+// queryError keeps a query's own errors and hides internal ones.
+func queryError(err error) error {
+	if errors.Is(err, projections.ErrNotFound) {
+		return err
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	return domain.Errorf(domain.EUnavailable, "the views cannot be read right now")
+}

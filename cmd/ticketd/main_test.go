@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+)
+
+// MustRunMain starts ticketd in-process on a temporary data directory,
+// with the embedded NATS server and the test clock, and stops it when the
+// test ends.
+func MustRunMain(tb testing.TB, dataDir string) *Main {
+	tb.Helper()
+	m := NewMain()
+	m.Stdout = io.Discard
+	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := m.ParseFlags([]string{"-data-dir", dataDir, "-http", "127.0.0.1:0", "-nats-listen", "127.0.0.1:0", "-test-clock"},
+		func(k string) string {
+			if k == "TICKETD_BOOTSTRAP_TOKEN" {
+				return ownerToken
+			}
+			return ""
+		}); err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.Run(ctx); err != nil {
+		_ = m.Close()
+		tb.Fatalf("run: %v", err)
+	}
+	tb.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+// ownerToken is the bootstrap owner's token in these tests.
+const ownerToken = "tbk_test-owner-token-0123456789abcdefghijklmnop"
+
+// client speaks to one running Main as one user.
+type client struct {
+	tb    testing.TB
+	m     *Main
+	token string
+	last  uint64 // position of this client's last write, for read-your-writes
+}
+
+func (c *client) do(method, path string, body any, out any) int {
+	c.tb.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			c.tb.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, "http://"+c.m.HTTPAddr()+path, rd)
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			c.tb.Fatalf("%s %s: decode %q: %v", method, path, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// cmdReply is a command's JSON reply.
+type cmdReply struct {
+	OK        bool   `json:"ok"`
+	TicketID  string `json:"ticket_id"`
+	ProfileID string `json:"profile_id"`
+	Outcome   string `json:"outcome"`
+	Position  uint64 `json:"position"`
+	Error     *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func (r cmdReply) code() string {
+	if r.Error == nil {
+		return ""
+	}
+	return r.Error.Code
+}
+
+// cmd sends a command over HTTP and fails the test unless it succeeds.
+func (c *client) cmd(name string, body map[string]any) cmdReply {
+	c.tb.Helper()
+	var r cmdReply
+	status := c.do("POST", "/v1/commands/"+name, body, &r)
+	if status != 200 || !r.OK {
+		c.tb.Fatalf("%s %v: status %d, %+v", name, body, status, r.Error)
+	}
+	c.last = r.Position
+	return r
+}
+
+// natsCmd sends a command over NATS, as a producer without credentials.
+func (c *client) natsCmd(name string, body map[string]any) cmdReply {
+	c.tb.Helper()
+	nc, err := nats.Connect(c.m.Server.ClientURL())
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	defer nc.Close()
+	b, _ := json.Marshal(body)
+	msg := nats.NewMsg("tickets.cmd." + name)
+	msg.Data = b
+	msg.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := nc.RequestMsg(msg, 10*time.Second)
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	var r cmdReply
+	if err := json.Unmarshal(resp.Data, &r); err != nil {
+		c.tb.Fatal(err)
+	}
+	if r.OK {
+		c.last = r.Position
+	}
+	return r
+}
+
+// summary is a ticket as the list and the detail return it.
+type summary struct {
+	ID            string     `json:"id"`
+	ProfileID     string     `json:"profile_id"`
+	Status        string     `json:"status"`
+	AssigneeID    *string    `json:"assignee_id"`
+	Unread        bool       `json:"unread"`
+	SnoozedUntil  *time.Time `json:"snoozed_until"`
+	ClosedAt      *time.Time `json:"closed_at"`
+	LastMessageAt time.Time  `json:"last_message_at"`
+	Preview       string     `json:"preview"`
+	MessageCount  int        `json:"message_count"`
+	Messages      []struct {
+		ID        string `json:"id"`
+		Direction string `json:"direction"`
+		Body      string `json:"body"`
+		AuthorID  string `json:"author_id"`
+	} `json:"messages"`
+}
+
+// list returns the ids in one view and status, read after the client's
+// last write.
+func (c *client) list(view, status string) []summary {
+	c.tb.Helper()
+	var page struct {
+		Tickets []summary `json:"tickets"`
+	}
+	q := url.Values{"view": {view}, "status": {status}, "min_position": {fmt.Sprint(c.last)}}
+	if code := c.do("GET", "/v1/tickets?"+q.Encode(), nil, &page); code != 200 {
+		c.tb.Fatalf("list %s/%s: status %d", view, status, code)
+	}
+	return page.Tickets
+}
+
+func ids(ts []summary) []string {
+	out := []string{}
+	for _, t := range ts {
+		out = append(out, t.ID)
+	}
+	return out
+}
+
+func contains(ts []summary, id string) bool {
+	for _, t := range ts {
+		if t.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func newID() string { return uuid.NewString() }
