@@ -19,37 +19,34 @@ func (e *Engine) Execute(ctx context.Context, user domain.User, cmd domain.Comma
 	case domain.Inbound:
 		return e.inbound(ctx, actor, c)
 	case domain.Reply:
-		return e.onTicket(ctx, c, actor, c.TicketID, func(p *domain.Profile, dc domain.Context) (domain.Decision, error) {
-			return domain.DecideReply(p, c, dc)
-		})
+		return onTicketCmd(ctx, e, actor, c, c.TicketID, domain.DecideReply)
 	case domain.Assign:
 		return e.assign(ctx, actor, c)
 	case domain.Snooze:
-		return e.onTicket(ctx, c, actor, c.TicketID, func(p *domain.Profile, dc domain.Context) (domain.Decision, error) {
-			return domain.DecideSnooze(p, c, dc)
-		})
+		return onTicketCmd(ctx, e, actor, c, c.TicketID, domain.DecideSnooze)
 	case domain.Unsnooze:
-		return e.onTicket(ctx, c, actor, c.TicketID, func(p *domain.Profile, dc domain.Context) (domain.Decision, error) {
-			return domain.DecideUnsnooze(p, c, dc)
-		})
+		return onTicketCmd(ctx, e, actor, c, c.TicketID, domain.DecideUnsnooze)
 	case domain.MarkUnread:
-		return e.onTicket(ctx, c, actor, c.TicketID, func(p *domain.Profile, dc domain.Context) (domain.Decision, error) {
-			return domain.DecideMarkUnread(p, c, dc)
-		})
+		return onTicketCmd(ctx, e, actor, c, c.TicketID, domain.DecideMarkUnread)
 	case domain.MarkRead:
-		return e.onTicket(ctx, c, actor, c.TicketID, func(p *domain.Profile, dc domain.Context) (domain.Decision, error) {
-			return domain.DecideMarkRead(p, c, dc)
-		})
+		return onTicketCmd(ctx, e, actor, c, c.TicketID, domain.DecideMarkRead)
 	case domain.Close:
-		return e.onTicket(ctx, c, actor, c.TicketID, func(p *domain.Profile, dc domain.Context) (domain.Decision, error) {
-			return domain.DecideClose(p, c, dc)
-		})
+		return onTicketCmd(ctx, e, actor, c, c.TicketID, domain.DecideClose)
 	case domain.Block:
 		return e.block(ctx, actor, c)
 	case domain.Unblock:
 		return e.unblock(ctx, actor, c)
 	}
 	return Result{}, domain.Errorf(domain.EInvalid, "unknown command %T", cmd)
+}
+
+// onTicketCmd runs a command whose decision needs only the ticket's
+// profile.
+func onTicketCmd[C domain.Command](ctx context.Context, e *Engine, actor domain.Actor, cmd C, ticketID string,
+	decide func(*domain.Profile, C, domain.Context) (domain.Decision, error)) (Result, error) {
+	return e.onTicket(ctx, cmd, actor, ticketID, func(p *domain.Profile, c domain.Context) (domain.Decision, error) {
+		return decide(p, cmd, c)
+	})
 }
 
 // onTicket runs a command on one ticket, deciding it against the state of
@@ -74,20 +71,32 @@ func (e *Engine) onTicket(ctx context.Context, cmd domain.Command, actor domain.
 // just been opened by another instance, so a miss waits for the tail to
 // reach the end of the log before it becomes not_found.
 func (e *Engine) ticketProfile(ctx context.Context, ticketID string) (string, error) {
+	return lookupCatchingUp(ctx, e, func() (string, bool) {
+		id, ok := e.st.ticketProfile[ticketID]
+		return id, ok
+	}, func() error { return domain.Errorf(domain.ENotFound, "ticket %s not found", ticketID) })
+}
+
+// lookupCatchingUp reads something from the state; on a miss it waits for
+// the tail to reach the end of the log (another instance may have just
+// written it) and reads again before answering notFound.
+func lookupCatchingUp[T any](ctx context.Context, e *Engine, get func() (T, bool), notFound func() error) (T, error) {
 	for i := 0; i < 2; i++ {
 		e.st.mu.Lock()
-		id, ok := e.st.ticketProfile[ticketID]
+		v, ok := get()
 		e.st.mu.Unlock()
 		if ok {
-			return id, nil
+			return v, nil
 		}
 		if i == 0 {
 			if err := e.CatchUp(ctx); err != nil {
-				return "", err
+				var zero T
+				return zero, err
 			}
 		}
 	}
-	return "", domain.Errorf(domain.ENotFound, "ticket %s not found", ticketID)
+	var zero T
+	return zero, notFound()
 }
 
 func (e *Engine) inbound(ctx context.Context, actor domain.Actor, cmd domain.Inbound) (Result, error) {

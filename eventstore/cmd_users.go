@@ -47,22 +47,11 @@ func (e *Engine) Authenticate(ctx context.Context, token string) (domain.User, e
 		return domain.User{}, domain.Errorf(domain.EUnauthenticated, "an API token is required: send Authorization: Bearer <token>")
 	}
 	hash := HashToken(token)
-	for i := 0; i < 2; i++ {
-		if u, ok := e.userByHash(hash); ok {
-			return u, nil
-		}
-		if i == 0 {
-			if err := e.CatchUp(ctx); err != nil {
-				return domain.User{}, err
-			}
-		}
-	}
-	return domain.User{}, domain.Errorf(domain.EUnauthenticated, "unknown API token")
+	return lookupCatchingUp(ctx, e, func() (domain.User, bool) { return e.userByHashLocked(hash) },
+		func() error { return domain.Errorf(domain.EUnauthenticated, "unknown API token") })
 }
 
-func (e *Engine) userByHash(hash string) (domain.User, bool) {
-	e.st.mu.Lock()
-	defer e.st.mu.Unlock()
+func (e *Engine) userByHashLocked(hash string) (domain.User, bool) {
 	id, ok := e.st.tokens[hash]
 	if !ok {
 		return domain.User{}, false
@@ -78,20 +67,10 @@ func (e *Engine) userByHash(hash string) (domain.User, bool) {
 
 // User returns a user by id, or not_found.
 func (e *Engine) User(ctx context.Context, id string) (domain.User, error) {
-	for i := 0; i < 2; i++ {
-		e.st.mu.Lock()
+	return lookupCatchingUp(ctx, e, func() (domain.User, bool) {
 		u, ok := e.st.users[id]
-		e.st.mu.Unlock()
-		if ok {
-			return u, nil
-		}
-		if i == 0 {
-			if err := e.CatchUp(ctx); err != nil {
-				return domain.User{}, err
-			}
-		}
-	}
-	return domain.User{}, domain.Errorf(domain.ENotFound, "user %s not found", id)
+		return u, ok
+	}, func() error { return domain.Errorf(domain.ENotFound, "user %s not found", id) })
 }
 
 // Users returns every user.
