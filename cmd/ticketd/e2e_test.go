@@ -204,3 +204,32 @@ func TestRolesOverHTTP(t *testing.T) {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// TestQueryErrors checks that the views' errors reach callers with the
+// contract's codes and a message that names the problem.
+func TestQueryErrors(t *testing.T) {
+	t.Parallel()
+	m := MustRunMain(t, t.TempDir())
+	owner := &client{tb: t, m: m, token: ownerToken}
+	for _, c := range []struct {
+		path   string
+		status int
+		code   string
+		says   string
+	}{
+		{"/v1/tickets/" + newID(), 404, "not_found", "not found"},
+		{"/v1/tickets/" + newID() + "/events", 404, "not_found", "not found"},
+		{"/v1/profiles/nobody", 404, "not_found", "not found"},
+		{"/v1/tickets?cursor=%21%21", 400, "invalid_argument", "cursor"},
+		{"/v1/tickets?view=everyone", 400, "invalid_argument", "view"},
+		{"/v1/tickets?limit=501", 400, "invalid_argument", "limit"},
+		{"/v1/tickets?min_position=abc", 400, "invalid_argument", "min_position"},
+		{"/v1/nothing", 404, "not_found", "no route"},
+	} {
+		var r cmdReply
+		status := owner.do("GET", c.path, nil, &r)
+		if status != c.status || r.code() != c.code || !strings.Contains(r.Error.Message, c.says) || strings.Contains(r.Error.Message, "projections") {
+			t.Errorf("GET %s: %d %+v, want %d %s mentioning %q", c.path, status, r.Error, c.status, c.code, c.says)
+		}
+	}
+}

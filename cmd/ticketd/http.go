@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/ticketbus/ticketbus/domain"
 	"github.com/ticketbus/ticketbus/eventstore"
-	"github.com/ticketbus/ticketbus/projections"
 )
 
 // httpStatus maps every error code to its HTTP status, in one place, as
@@ -180,9 +178,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeError writes the contract's error shape with the code's status.
 func writeError(w http.ResponseWriter, err error) {
-	if errors.Is(err, projections.ErrNotFound) {
-		err = domain.Errorf(domain.ENotFound, "%s", strings.TrimPrefix(err.Error(), "projections: "))
-	}
 	code := domain.ErrorCode(err)
 	status, ok := httpStatus[code]
 	if !ok {

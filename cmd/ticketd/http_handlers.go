@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ticketbus/ticketbus/domain"
@@ -214,14 +215,34 @@ func decodeBody(r *http.Request, v any) error {
 	return nil
 }
 
-// queryError keeps a query's own errors and hides internal ones.
+// queryError turns a views error into the API's: a missing row is
+// not_found, a bad cursor or filter invalid_argument, and anything else
+// unavailable, without leaking internals.
 func queryError(err error) error {
-	if errors.Is(err, projections.ErrNotFound) {
-		return err
-	}
 	var de *domain.Error
-	if errors.As(err, &de) {
+	switch {
+	case errors.As(err, &de):
 		return err
+	case errors.Is(err, projections.ErrNotFound):
+		return domain.Errorf(domain.ENotFound, "%s not found", subjectOf(err, projections.ErrNotFound))
+	case errors.Is(err, projections.ErrInvalidQuery):
+		return domain.Errorf(domain.EInvalid, "invalid query: %s", subjectOf(err, projections.ErrInvalidQuery))
 	}
 	return domain.Errorf(domain.EUnavailable, "the views cannot be read right now")
+}
+
+// subjectOf keeps what a views error says about its subject ("ticket X",
+// "malformed cursor") and drops the call sites and the sentinel's text.
+func subjectOf(err, sentinel error) string {
+	parts := strings.Split(err.Error(), ": ")
+	var keep []string
+	for _, p := range parts {
+		if p != "projections" && p != strings.TrimPrefix(sentinel.Error(), "projections: ") && strings.Contains(p, " ") {
+			keep = append(keep, p)
+		}
+	}
+	if len(keep) == 0 {
+		return "the requested item"
+	}
+	return keep[len(keep)-1]
 }
