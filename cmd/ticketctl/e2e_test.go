@@ -127,7 +127,15 @@ func TestEndToEnd(t *testing.T) {
 // and returns its HTTP base URL, learnt from its startup line.
 func startTicketd(ctx context.Context, t *testing.T, bin, token string) string {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, bin, "-data-dir", t.TempDir(), "-http", "127.0.0.1:0", "-nats-listen", "127.0.0.1:0", "-test-clock")
+	url, _ := startTicketdIn(ctx, t, bin, token, t.TempDir())
+	return url
+}
+
+// startTicketdIn runs the engine on the given data directory and returns
+// its HTTP base URL and the process, so a test can kill it.
+func startTicketdIn(ctx context.Context, t *testing.T, bin, token, dataDir string) (string, *exec.Cmd) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, bin, "-data-dir", dataDir, "-http", "127.0.0.1:0", "-nats-listen", "127.0.0.1:0", "-test-clock")
 	cmd.Env = append(os.Environ(), "TICKETD_BOOTSTRAP_TOKEN="+token)
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
@@ -166,13 +174,13 @@ func startTicketd(ctx context.Context, t *testing.T, bin, token string) string {
 	}()
 	select {
 	case a := <-addr:
-		return a
+		return a, cmd
 	case <-exited:
 		t.Fatalf("ticketd exited before serving HTTP:\n%s", stderr.String())
 	case <-time.After(startupDeadline):
 		t.Fatalf("ticketd printed no HTTP address within %s", startupDeadline)
 	}
-	return ""
+	return "", nil
 }
 
 // rowOf returns the table line that names the ticket, failing without one.
