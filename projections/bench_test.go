@@ -176,7 +176,7 @@ func seedTickets(b *testing.B, db *DB, n int, agents []string, now time.Time) {
 	}
 	defer tx.Rollback()
 	prof, _ := tx.Prepare(`INSERT INTO profiles (id) VALUES (?) ON CONFLICT DO NOTHING`)
-	tick, _ := tx.Prepare(`INSERT INTO tickets (id, profile_id, opened_position, status, assignee_id, unread,
+	tick, _ := tx.Prepare(`INSERT INTO tickets (id, profile_id, position, status, assignee_id, unread,
 		snoozed_until, closed_at, close_reason, last_message_at, preview, message_count)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	for i := range n {

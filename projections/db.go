@@ -1,29 +1,16 @@
-// Package projections builds Ticketbus's read side: SQLite views of the
-// event log (inbox lists, counts, ticket threads, audit history, profiles,
-// users) kept current by a Projector, and served by Views, which can also
-// rebuild them from the log and verify them against it.
-//
-// The views are a pure function of the log: nothing here reads a clock.
-// Queries whose answer depends on the time (a snooze past its until reads
-// as open, R4) take the caller's clock reading as an argument.
 package projections
 
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
 // ErrClosed reports a use of views or a projector after Close.
@@ -33,8 +20,22 @@ var ErrClosed = errors.New("projections: closed")
 // newer version, or with migrations it does not know.
 var ErrSchema = errors.New("projections: unsupported schema")
 
-//go:embed migrations/*.sql
-var migrations embed.FS
+// driverName is go-sqlite3 with automatic checkpoints turned off: the
+// writer would run them inside its commits, fsyncs included, and a catch-up
+// spent much of its time there. A goroutine of the DB runs them instead,
+// on a connection of its own, beside the writer. The WAL file is cut back
+// to journalSizeLimit whenever it starts over, so that a long catch-up
+// does not leave a large one behind.
+const driverName = "sqlite3_ticketbus_views"
+
+const journalSizeLimit = 64 << 20
+
+func init() {
+	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec(`PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = `+strconv.Itoa(journalSizeLimit), nil)
+		return err
+	}})
+}
 
 // busyTimeoutMS bounds how long a connection waits for a lock: the
 // writer's checkpoint waiting for readers, or a second process opening the
@@ -55,6 +56,16 @@ type DB struct {
 	// stmts are the projector's statements, prepared once on the writer.
 	stmts *statements
 
+	// bulk holds checkpoints off while a catch-up far behind the log runs:
+	// copying the same hot pages into the file after every large batch
+	// took CPU from the catch-up, which ends with one checkpoint instead.
+	bulk atomic.Int32
+	// c is the checkpointer's connection; kick wakes it after a commit.
+	c        *sql.DB
+	kick     chan struct{}
+	stopCkpt chan struct{}
+	ckptDone chan struct{}
+
 	mu      sync.Mutex
 	idle    *sync.Cond // signalled when readers drops to 0
 	readers int
@@ -72,12 +83,17 @@ func Open(path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open views %s: %w", path, err)
 	}
-	db := &DB{path: real, closed: make(chan struct{})}
+	db := &DB{path: real, closed: make(chan struct{}), kick: make(chan struct{}, 1),
+		stopCkpt: make(chan struct{}), ckptDone: make(chan struct{})}
 	db.idle = sync.NewCond(&db.mu)
 	// Pragmas that hold per connection go in the DSN, so that every
-	// connection the pools ever open gets them.
+	// connection the pools ever open gets them. synchronous=NORMAL may
+	// lose the last batches on a power cut, never on a crash: the position
+	// goes back with them and they are applied again. The writer's 64 MiB
+	// page cache keeps what a batch touches in memory.
 	common := "_secure_delete=on&_foreign_keys=on&_busy_timeout=" + strconv.Itoa(busyTimeoutMS)
-	db.w, err = sql.Open("sqlite3", fileURI(real)+"?_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate&"+common)
+	db.w, err = sql.Open(driverName, fileURI(real)+
+		"?_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate&_cache_size=-65536&"+common)
 	if err != nil {
 		return nil, fmt.Errorf("open views %s: %w", real, err)
 	}
@@ -98,12 +114,21 @@ func Open(path string) (*DB, error) {
 	}
 	// The readers are opened after the writer has created the file and
 	// switched it to WAL, which a read-only connection cannot do.
-	db.r, err = sql.Open("sqlite3", fileURI(real)+"?mode=ro&_query_only=on&"+common)
+	db.r, err = sql.Open(driverName, fileURI(real)+"?mode=ro&_query_only=on&"+common)
 	if err != nil {
 		db.stmts.close()
 		db.w.Close()
 		return nil, fmt.Errorf("open views %s: %w", real, err)
 	}
+	db.c, err = sql.Open(driverName, fileURI(real)+"?"+common)
+	if err != nil {
+		db.r.Close()
+		db.stmts.close()
+		db.w.Close()
+		return nil, fmt.Errorf("open views %s: %w", real, err)
+	}
+	db.c.SetMaxOpenConns(1)
+	go db.checkpointer()
 	n := max(4, runtime.GOMAXPROCS(0))
 	db.r.SetMaxOpenConns(n)
 	db.r.SetMaxIdleConns(n)
@@ -153,6 +178,11 @@ func (db *DB) Close() error {
 
 func (db *DB) closeNow() {
 	var errs []error
+	if db.c != nil {
+		close(db.stopCkpt)
+		<-db.ckptDone
+		errs = append(errs, db.c.Close())
+	}
 	if db.r != nil {
 		errs = append(errs, db.r.Close())
 	}
@@ -188,88 +218,55 @@ func (db *DB) release() {
 	db.mu.Unlock()
 }
 
-// checkpoint copies the WAL into the file and truncates it, so that no old
+// committed tells the checkpointer there is something new in the WAL.
+func (db *DB) committed() {
+	select {
+	case db.kick <- struct{}{}:
+	default:
+	}
+}
+
+// startBulk holds checkpoints off until the returned func is called.
+func (db *DB) startBulk() (end func()) {
+	db.bulk.Add(1)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			db.bulk.Add(-1)
+			db.committed()
+		})
+	}
+}
+
+// checkpointer copies committed pages from the WAL into the file while the
+// writer goes on (a PASSIVE checkpoint never waits for it), so that the
+// WAL stays small and the writer never pays for the copy and its fsyncs.
+func (db *DB) checkpointer() {
+	defer close(db.ckptDone)
+	for {
+		select {
+		case <-db.stopCkpt:
+			return
+		case <-db.kick:
+		}
+		if db.bulk.Load() > 0 {
+			continue
+		}
+		// A failure leaves the pages in the WAL, where readers find them;
+		// the next commit tries again.
+		_, _ = db.c.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+	}
+}
+
+// truncateWAL copies the WAL into the file and truncates it, so that no old
 // page image (an erased message's text) stays in the -wal file. It reports
-// false when readers kept it from finishing; the caller tries again later.
-func (db *DB) checkpoint(ctx context.Context) (bool, error) {
+// false when readers or another checkpoint kept it from finishing; the
+// caller tries again later.
+func (db *DB) truncateWAL(ctx context.Context) (bool, error) {
 	var busy, logFrames, done int
 	err := db.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done)
 	if err != nil {
 		return false, fmt.Errorf("checkpoint %s: %w", db.path, err)
 	}
 	return busy == 0, nil
-}
-
-// migrate applies, in one transaction, every embedded migration above the
-// file's user_version. Files are named NNNN_what.sql, numbered from 1
-// without gaps; user_version holds the last one applied.
-func migrate(ctx context.Context, w *sql.DB) error {
-	entries, err := fs.ReadDir(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	tx, err := w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	defer tx.Rollback()
-	var have int
-	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&have); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	if have > len(entries) {
-		return fmt.Errorf("%w: file is at version %d, this build knows %d", ErrSchema, have, len(entries))
-	}
-	for i, e := range entries {
-		num, _, _ := strings.Cut(e.Name(), "_")
-		if n, err := strconv.Atoi(num); err != nil || n != i+1 {
-			return fmt.Errorf("%w: migration %s out of sequence", ErrSchema, e.Name())
-		}
-		if i+1 <= have {
-			continue
-		}
-		script, err := migrations.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return fmt.Errorf("migration %s: %w", e.Name(), err)
-		}
-		if _, err := tx.ExecContext(ctx, string(script)); err != nil {
-			return fmt.Errorf("migration %s: %w", e.Name(), err)
-		}
-	}
-	// PRAGMA takes no parameters; the number is ours.
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(entries))); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	return nil
-}
-
-// fileURI turns a path into an SQLite URI filename, escaping the
-// characters a URI gives a meaning to.
-func fileURI(path string) string {
-	r := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
-	return "file:" + r.Replace(filepath.ToSlash(path))
-}
-
-// resolve follows symbolic links in path; a path that does not exist yet
-// is returned as it is.
-func resolve(path string) (string, error) {
-	real, err := filepath.EvalSymlinks(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		if _, lerr := os.Lstat(path); lerr == nil {
-			// A link to a file that is gone: create the file it names.
-			target, err := os.Readlink(path)
-			if err != nil {
-				return "", err
-			}
-			if !filepath.IsAbs(target) {
-				target = filepath.Join(filepath.Dir(path), target)
-			}
-			return target, nil
-		}
-		return path, nil
-	}
-	return real, err
 }

@@ -178,6 +178,7 @@ func mustTicket(t testing.TB, v *Views, id string, now time.Time) TicketDetail {
 
 func mustVerify(t testing.TB, v *Views) {
 	t.Helper()
+	checkCounts(t, v)
 	diffs, err := v.Verify(testContext(t))
 	if err != nil {
 		t.Fatalf("verify: %v", err)
@@ -196,3 +197,23 @@ func joinLines(lines []string) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// checkCounts compares the counts the triggers keep with a count of the
+// tickets themselves.
+func checkCounts(t testing.TB, v *Views) {
+	t.Helper()
+	db := v.Projector().DB()
+	var diff int
+	err := db.r.QueryRow(`SELECT count(*) FROM (
+		SELECT assignee_id, status, n FROM ticket_counts
+		EXCEPT SELECT coalesce(assignee_id, ''), status, count(*) FROM tickets GROUP BY 1, 2)`).Scan(&diff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows, groups int
+	db.r.QueryRow(`SELECT count(*) FROM ticket_counts`).Scan(&rows)
+	db.r.QueryRow(`SELECT count(*) FROM (SELECT 1 FROM tickets GROUP BY coalesce(assignee_id, ''), status)`).Scan(&groups)
+	if diff != 0 || rows != groups {
+		t.Fatalf("ticket_counts disagrees with the tickets: %d rows differ, %d rows for %d groups", diff, rows, groups)
+	}
+}

@@ -32,27 +32,26 @@ func (v *Views) Counts(ctx context.Context, userID string, now time.Time) (Count
 		}
 	}
 	err := v.readTx(ctx, func(tx *sql.Tx) error {
-		// An index-only scan grouped by assignee and status.
-		rows, err := tx.QueryContext(ctx, `SELECT assignee_id, status, count(*) FROM tickets GROUP BY assignee_id, status`)
+		rows, err := tx.QueryContext(ctx, `SELECT assignee_id, status, n FROM ticket_counts`)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var assignee sql.NullString
+			var assignee string
 			var status string
 			var n int
 			if err := rows.Scan(&assignee, &status, &n); err != nil {
 				return err
 			}
-			add(assignee, status, n)
+			add(sql.NullString{String: assignee, Valid: assignee != ""}, status, n)
 		}
 		if err := rows.Err(); err != nil {
 			return err
 		}
 		// Due snoozes move from snoozed to open; the partial index finds
 		// them without reading the others.
-		due, err := tx.QueryContext(ctx, `SELECT assignee_id, count(*) FROM tickets
+		due, err := tx.QueryContext(ctx, `SELECT assignee_id, count(*) FROM tickets INDEXED BY tickets_snoozed_until
 			WHERE status = 'snoozed' AND snoozed_until <= ? GROUP BY assignee_id`, nanos(now))
 		if err != nil {
 			return err
@@ -90,7 +89,7 @@ func (v *Views) Ticket(ctx context.Context, id string, now time.Time) (TicketDet
 		d.TicketSummary = s
 		d.Messages = []Message{}
 		rows, err := tx.QueryContext(ctx, `SELECT id, direction, body, at, author_id FROM messages
-			WHERE ticket_id = ? ORDER BY position`, id)
+			WHERE ticket = (SELECT position FROM tickets WHERE id = ?) ORDER BY position`, id)
 		if err != nil {
 			return err
 		}
@@ -120,8 +119,8 @@ func (v *Views) Ticket(ctx context.Context, id string, now time.Time) (TicketDet
 func (v *Views) TicketEvents(ctx context.Context, id string) ([]HistoryEntry, error) {
 	out := []HistoryEntry{}
 	err := v.readTx(ctx, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM tickets WHERE id = ?`, id).Scan(&one)
+		var pos int64
+		err := tx.QueryRowContext(ctx, `SELECT position FROM tickets WHERE id = ?`, id).Scan(&pos)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("ticket %s: %w", id, ErrNotFound)
 		}
@@ -129,7 +128,7 @@ func (v *Views) TicketEvents(ctx context.Context, id string) ([]HistoryEntry, er
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT position, type, at, actor, data FROM history
-			WHERE ticket_id = ? ORDER BY position`, id)
+			WHERE ticket = ? ORDER BY position`, pos)
 		if err != nil {
 			return err
 		}
@@ -168,7 +167,7 @@ func (v *Views) Profile(ctx context.Context, id string) (ProfileView, error) {
 			return err
 		}
 		p.TicketIDs, err = column(ctx, tx, p.TicketIDs,
-			`SELECT id FROM tickets WHERE profile_id = ? ORDER BY opened_position`, id)
+			`SELECT id FROM tickets WHERE profile_id = ? ORDER BY position`, id)
 		return err
 	})
 	if err != nil {

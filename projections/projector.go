@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -17,13 +16,25 @@ type ProjectorConfig struct {
 	// BatchSize bounds the events applied in one SQLite transaction
 	// (default 1000). A batch takes whatever has arrived, up to this.
 	BatchSize int
+	// CatchUpBatchSize bounds them instead while the projector is far
+	// behind the log (default 8192, never below BatchSize): a catch-up
+	// pays for each commit, and for each ticket row written back once per
+	// batch, far more often with small ones.
+	CatchUpBatchSize int
 	// Metrics receives the projector's measurements; nil discards them.
 	Metrics *Metrics
 	// Logger reports skipped events and restarts; slog.Default by default.
 	Logger *slog.Logger
 }
 
-const defaultBatchSize = 1000
+const (
+	defaultBatchSize        = 1000
+	defaultCatchUpBatchSize = 8192
+)
+
+// bulkLag is how far behind the log's end the projector must be for Run to
+// catch up in bulk before following it.
+const bulkLag = 10_000
 
 // Retry delays of Run after a failure (log unreachable, disk full).
 const (
@@ -66,6 +77,10 @@ func NewProjector(db *DB, log *eventstore.Log, cfg ProjectorConfig) *Projector {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = defaultBatchSize
 	}
+	if cfg.CatchUpBatchSize <= 0 {
+		cfg.CatchUpBatchSize = defaultCatchUpBatchSize
+	}
+	cfg.CatchUpBatchSize = max(cfg.CatchUpBatchSize, cfg.BatchSize)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -163,7 +178,10 @@ func (p *Projector) Run(ctx context.Context) error {
 	delay := retryMin
 	for {
 		from := p.Position()
-		err := p.pump(ctx, from+1, p.log.Tail)
+		err := p.bulkCatchUp(ctx, bulkLag)
+		if err == nil {
+			err = p.pump(ctx, p.Position()+1, p.log.Tail, p.cfg.BatchSize)
+		}
 		select {
 		case <-p.done:
 			return ErrClosed
@@ -198,199 +216,34 @@ func (p *Projector) CatchUp(ctx context.Context, to uint64) error {
 		}
 		to = last
 	}
-	from := p.Position()
-	if from >= to {
-		return nil
-	}
-	err := p.pump(ctx, from+1, func(ctx context.Context, from uint64, fn func(eventstore.Entry) error) error {
-		return p.log.ReadRange(ctx, from, to, fn)
-	})
-	if err != nil {
+	if err := p.catchUp(ctx, to); err != nil {
 		return fmt.Errorf("catch up to %d: %w", to, err)
 	}
 	return nil
 }
 
-// reader is Log.Tail or a Log.ReadRange with its end bound.
-type reader func(ctx context.Context, from uint64, fn func(eventstore.Entry) error) error
-
-// pump runs a read of the log into batches: the reading goroutine decodes
-// entries and hands them over, and one goroutine applies them, so that
-// decoding and SQLite overlap. It returns once everything read is applied,
-// or at the first failure, with nothing half-applied.
-func (p *Projector) pump(ctx context.Context, from uint64, read reader) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	items := make(chan item, p.cfg.BatchSize)
-	applied := make(chan error, 1)
-	go func() {
-		err := p.applyLoop(ctx, items)
-		if err != nil {
-			cancel(err)
-		}
-		applied <- err
-	}()
-	readErr := read(ctx, from, func(e eventstore.Entry) error {
-		it, err := decode(e)
-		switch {
-		case errors.Is(err, errUnknownType):
-			p.cfg.Logger.Debug("skipping an event the views do not use", "position", e.Seq, "err", err)
-		case err != nil:
-			// An event this version cannot read must not stop the views;
-			// its position still counts as applied.
-			p.cfg.Logger.Error("skipping unreadable event", "position", e.Seq, "err", err)
-		}
-		select {
-		case items <- it:
-			return nil
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	})
-	close(items)
-	if err := <-applied; err != nil {
+// bulkCatchUp catches up to the log's last position when the projector is
+// more than lag behind it.
+func (p *Projector) bulkCatchUp(ctx context.Context, lag uint64) error {
+	last, err := p.log.LastSeq(ctx)
+	if err != nil {
 		return err
 	}
-	return readErr
+	if last <= p.Position()+lag {
+		return nil
+	}
+	return p.catchUp(ctx, last)
 }
 
-// applyLoop applies batches until items is closed or a batch fails.
-func (p *Projector) applyLoop(ctx context.Context, items <-chan item) error {
-	batch := make([]item, 0, p.cfg.BatchSize)
-	var (
-		timer *time.Timer
-		retry <-chan time.Time
-	)
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	arm := func(pending bool) {
-		if pending && retry == nil {
-			timer = time.NewTimer(checkpointRetry)
-			retry = timer.C
-		}
+// catchUp applies every event up to to, which is in the log already, in
+// catch-up sized batches read with batched direct gets.
+func (p *Projector) catchUp(ctx context.Context, to uint64) error {
+	from := p.Position()
+	if from >= to {
+		return nil
 	}
-	for {
-		select {
-		case it, ok := <-items:
-			if !ok {
-				return nil
-			}
-			batch = append(batch[:0], it)
-		case <-retry:
-			retry = nil
-			pending, err := p.retryCheckpoint(ctx)
-			if err != nil {
-				return err
-			}
-			arm(pending)
-			continue
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	fill:
-		for len(batch) < cap(batch) {
-			select {
-			case it, ok := <-items:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, it)
-			default:
-				break fill
-			}
-		}
-		dbgBatches++
-		dbgItems += len(batch)
-		if dbgBatches%50 == 0 {
-			fmt.Println("batches", dbgBatches, "items", dbgItems, "len", len(batch))
-		}
-		pending, err := p.applyBatch(ctx, batch)
-		if err != nil {
-			return err
-		}
-		arm(pending)
-	}
+	defer p.DB().startBulk()()
+	return p.pump(ctx, from+1, func(ctx context.Context, from uint64, fn func(eventstore.Entry) error) error {
+		return readDirect(ctx, p.log, from, to, fn)
+	}, p.cfg.CatchUpBatchSize)
 }
-
-// applyBatch applies one batch in one transaction. pending reports a WAL
-// truncation still owed after an erasure.
-func (p *Projector) applyBatch(ctx context.Context, batch []item) (pending bool, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return false, ErrClosed
-	}
-	m := p.cfg.Metrics
-	obs := m.startBatch()
-	db := p.db.Load()
-	prev := db.pos.Load()
-	last, erased, err := db.applyBatch(ctx, p.log.Keys(), batch)
-	if err != nil {
-		return false, err
-	}
-	if last == 0 {
-		return p.needCheckpoint, nil
-	}
-	obs()
-	raise(&p.seen, batch[len(batch)-1].seq)
-	p.advance(last)
-	m.applied(int(last-prev), last, p.seen.Load())
-	if erased || p.needCheckpoint {
-		done, err := db.checkpoint(ctx)
-		if err != nil {
-			return false, err
-		}
-		p.needCheckpoint = !done
-	}
-	return p.needCheckpoint, nil
-}
-
-func (p *Projector) retryCheckpoint(ctx context.Context) (pending bool, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed || !p.needCheckpoint {
-		return false, nil
-	}
-	done, err := p.db.Load().checkpoint(ctx)
-	if err != nil {
-		return false, err
-	}
-	p.needCheckpoint = !done
-	return p.needCheckpoint, nil
-}
-
-// sampleLag reads the log's last position once a second, so that the lag
-// gauge shows events written but not yet applied even while none arrive.
-func (p *Projector) sampleLag(ctx context.Context) {
-	if p.cfg.Metrics == nil {
-		return
-	}
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		if last, err := p.log.LastSeq(ctx); err == nil {
-			raise(&p.seen, last)
-		}
-		p.cfg.Metrics.setPosition(p.Position(), p.seen.Load())
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// raise sets v to n if n is greater.
-func raise(v *atomic.Uint64, n uint64) {
-	for {
-		old := v.Load()
-		if n <= old || v.CompareAndSwap(old, n) {
-			return
-		}
-	}
-}
-
-var dbgBatches, dbgItems int

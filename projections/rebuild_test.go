@@ -150,11 +150,11 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		want []string
 	}{
 		{"changed column", `UPDATE tickets SET unread = 1 - unread WHERE id = ?1`,
-			[]string{fmt.Sprintf(`tickets[id=%q]: unread is`, id)}},
-		{"changed text", `UPDATE messages SET body = 'forged' WHERE ticket_id = ?1`,
+			[]string{"tickets[position=", fmt.Sprintf(`, id=%q]: unread is`, id)}},
+		{"changed text", `UPDATE messages SET body = 'forged' WHERE ticket = (SELECT position FROM tickets WHERE id = ?1)`,
 			[]string{`body is "forged" in the live views, "original text" in a replay of the log`}},
-		{"missing row", `DELETE FROM history WHERE ticket_id = ?1 AND type = 'TicketOpened'`,
-			[]string{"history[position=", "]: missing from the live views"}},
+		{"missing row", `DELETE FROM history WHERE ticket = (SELECT position FROM tickets WHERE id = ?1) AND type = 'TicketOpened'`,
+			[]string{"history[ticket=", ", position=", "]: missing from the live views"}},
 		{"extra row", `INSERT INTO users (id, name, role) SELECT 'intruder', 'Eve', 'owner' WHERE ?1 != ''`,
 			[]string{`users[id="intruder"]: in the live views but not in a replay of the log`}},
 	}
