@@ -128,13 +128,28 @@ func (p *Projector) applyBatch(ctx context.Context, batch []item) (pending bool,
 	}
 	obs()
 	raise(&p.seen, batch[len(batch)-1].seq)
+	if erased || p.needCheckpoint {
+		// The position is published only once the erased texts are out of
+		// the WAL too, so that a reader who waited for a block's position
+		// finds them gone from every file. A checkpoint kept busy for long
+		// is left owed rather than stalling the views.
+		deadline := time.Now().Add(erasureCheckpointWait)
+		for {
+			p.needCheckpoint = !p.truncateWAL(ctx, db)
+			if !p.needCheckpoint || time.Now().After(deadline) || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	p.advance(last)
 	m.applied(int(last-prev), last, p.seen.Load())
-	if erased || p.needCheckpoint {
-		p.needCheckpoint = !p.truncateWAL(ctx, db)
-	}
 	return p.needCheckpoint, nil
 }
+
+// erasureCheckpointWait bounds how long a batch that erased texts waits for
+// the WAL truncation before its position is published anyway.
+const erasureCheckpointWait = 2 * time.Second
 
 // retryCheckpoint tries an owed WAL truncation again; it reports whether
 // one is still owed.
