@@ -185,7 +185,9 @@ func runClock(r *runner, args []string) error {
 		return usagef(r.name, "%q is not a positive duration such as 90m or 73h", pos[0])
 	}
 	var rep struct {
-		Now string `json:"now"`
+		Now      string `json:"now"`
+		Woke     int    `json:"woke"`
+		Position int64  `json:"position"`
 	}
 	raw, err := r.call("POST", "/v1/test-clock/advance", nil, map[string]string{"duration": pos[0]}, &rep)
 	if err != nil {
@@ -195,7 +197,7 @@ func runClock(r *runner, args []string) error {
 		r.printRaw(raw)
 		return nil
 	}
-	fmt.Fprintf(r.stdout, "now  %s\n", fmtTimeNano(rep.Now))
+	fmt.Fprintf(r.stdout, "now  %s  woke=%d  position=%d\n", fmtTimeNano(rep.Now), rep.Woke, rep.Position)
 	return nil
 }
 

@@ -57,7 +57,7 @@ func defaultRoutes() map[string]reply {
 		"GET /v1/me":                             {200, `{"id":"` + userA + `","name":"Ann","role":"owner"}`},
 		"POST /v1/views/rebuild":                 {200, `{"ok":true,"position":42}`},
 		"POST /v1/views/verify":                  {200, `{"ok":true,"position":42,"differences":[]}`},
-		"POST /v1/test-clock/advance":            {200, `{"now":"2026-03-04T08:00:00.5Z"}`},
+		"POST /v1/test-clock/advance":            {200, `{"now":"2026-03-04T08:00:00.5Z","woke":1,"position":42}`},
 		"GET /healthz":                           {200, "ok\n"},
 		"GET /readyz":                            {200, "ready\n"},
 	}

@@ -127,7 +127,7 @@ func TestPlainOutput(t *testing.T) {
 		{[]string{"me"}, []string{"id|" + userA, "name|Ann", "role|owner"}},
 		{[]string{"views", "rebuild"}, []string{"ok|views rebuilt from the log up to position 42"}},
 		{[]string{"views", "verify"}, []string{"ok|views match the log at position 42"}},
-		{[]string{"clock", "advance", "73h"}, []string{"now|2026-03-04T08:00:00.5Z"}},
+		{[]string{"clock", "advance", "73h"}, []string{"now|2026-03-04T08:00:00.5Z|woke=1|position=42"}},
 		{[]string{"health"}, []string{"healthz|ok|ok", "readyz|ok|ready"}},
 	}
 	for _, tt := range tests {

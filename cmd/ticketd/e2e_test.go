@@ -78,11 +78,14 @@ func TestInboxWalk(t *testing.T) {
 		t.Fatal("a snooze past its until must read open")
 	}
 	// ...and the clock's advance writes the wake-up: open, unread, mine.
-	var adv struct{ Woke int }
+	var adv struct {
+		Woke     int
+		Position uint64
+	}
 	if code := owner.do("POST", "/v1/test-clock/advance", map[string]any{"duration": "1s"}, &adv); code != 200 || adv.Woke != 1 {
 		t.Fatalf("advance: %d %+v", code, adv)
 	}
-	ada.last = m.Engine.Applied()
+	ada.last = adv.Position
 	woke := ada.list("mine", "open")
 	if len(woke) != 1 || !woke[0].Unread {
 		t.Fatalf("after wake-up: %+v", woke)

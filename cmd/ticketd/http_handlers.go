@@ -203,7 +203,14 @@ func (a *api) advanceClock(w http.ResponseWriter, r *http.Request, user domain.U
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"now": now, "woke": woke})
+	// The log's end after the wake-ups lets the caller read its writes
+	// with min_position.
+	last, err := a.m.Log.LastSeq(r.Context())
+	if err != nil {
+		writeError(w, domain.Errorf(domain.EUnavailable, "the log cannot be read right now"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"now": now, "woke": woke, "position": last})
 }
 
 func decodeBody(r *http.Request, v any) error {
