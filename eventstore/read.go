@@ -208,3 +208,17 @@ func (l *Log) LastOnSubject(ctx context.Context, subject string) (Entry, error) 
 	}
 	return e, nil
 }
+
+// Get returns the entry at one position of the event log, or ErrNotFound.
+// Auditors' history reads the events themselves from the log: the views
+// keep only which positions belong to which ticket.
+func (l *Log) Get(ctx context.Context, seq uint64) (Entry, error) {
+	m, err := l.events.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return Entry{}, fmt.Errorf("event %d: %w", seq, ErrNotFound)
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("event %d: %w: %w", seq, ErrUnavailable, err)
+	}
+	return Entry{Seq: m.Sequence, Subject: m.Subject, Data: m.Data, Header: ownHeaders(m.Header), Time: m.Time}, nil
+}

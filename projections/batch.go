@@ -130,7 +130,7 @@ func (b *batch) apply(it item) error {
 			b.touch(t)
 		}
 		if t != nil {
-			b.history = append(b.history, t.pos, int64(it.seq), ev.Type, nanos(ev.At), it.actor, it.data)
+			b.history = append(b.history, t.pos, int64(it.seq))
 			if t.profile != profile {
 				t = nil
 			}

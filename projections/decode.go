@@ -34,6 +34,25 @@ var errUnknownType = errors.New("unknown event type")
 // unknown type (a newer writer; skipped quietly) from a malformed event,
 // and keeps the payload's raw JSON.
 func decode(e eventstore.Entry) (item, error) {
+	it, _, err := decodeFull(e)
+	return it, err
+}
+
+// historyEntry decodes one event of the log as an auditor sees it.
+func historyEntry(e eventstore.Entry) (HistoryEntry, error) {
+	it, env, err := decodeFull(e)
+	if err != nil {
+		return HistoryEntry{}, err
+	}
+	if err := it.historyJSON(env); err != nil {
+		return HistoryEntry{}, err
+	}
+	return HistoryEntry{Position: e.Seq, Type: it.ev.Type, At: it.ev.At,
+		Actor: json.RawMessage(it.actor), Data: json.RawMessage(it.data)}, nil
+}
+
+// decodeFull is decode, also returning the envelope's raw parts.
+func decodeFull(e eventstore.Entry) (item, envelope, error) {
 	env, ok := decodeEnvelope(e.Data)
 	if !ok {
 		var raw struct {
@@ -41,14 +60,14 @@ func decode(e eventstore.Entry) (item, error) {
 			Data json.RawMessage `json:"data"`
 		}
 		if err := json.Unmarshal(e.Data, &raw); err != nil {
-			return item{seq: e.Seq, skip: true}, fmt.Errorf("decode event: %w", err)
+			return item{seq: e.Seq, skip: true}, env, fmt.Errorf("decode event: %w", err)
 		}
 		env = envelope{ev: raw.Event, data: raw.Data}
 	}
 	ev := env.ev
 	data, known := domain.NewEventData(ev.Type)
 	if !known {
-		return item{seq: e.Seq, skip: true}, fmt.Errorf("%w %q", errUnknownType, ev.Type)
+		return item{seq: e.Seq, skip: true}, env, fmt.Errorf("%w %q", errUnknownType, ev.Type)
 	}
 	if env.payload != nil {
 		data = env.payload
@@ -57,21 +76,15 @@ func decode(e eventstore.Entry) (item, error) {
 		// part of it.
 		data, _ = domain.NewEventData(ev.Type)
 		if err := json.Unmarshal(env.data, data); err != nil {
-			return item{seq: e.Seq, skip: true}, fmt.Errorf("decode event %s data: %w", ev.Type, err)
+			return item{seq: e.Seq, skip: true}, env, fmt.Errorf("decode event %s data: %w", ev.Type, err)
 		}
 	}
 	if ev.At.IsZero() {
-		return item{seq: e.Seq, skip: true}, fmt.Errorf("decode event %s: no time", ev.Type)
+		return item{seq: e.Seq, skip: true}, env, fmt.Errorf("decode event %s: no time", ev.Type)
 	}
 	ev.Data = data
 	ev.At = ev.At.UTC()
-	it := item{seq: e.Seq, ev: ev}
-	if ev.TicketID != "" {
-		if err := it.historyJSON(env); err != nil {
-			return item{seq: e.Seq, skip: true}, err
-		}
-	}
-	return it, nil
+	return item{seq: e.Seq, ev: ev}, env, nil
 }
 
 // historyJSON prepares the event's audit entry. An inbound message is

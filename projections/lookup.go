@@ -115,9 +115,10 @@ func (v *Views) Ticket(ctx context.Context, id string, now time.Time) (TicketDet
 	return d, nil
 }
 
-// TicketEvents returns the audit history of a ticket, in log order.
+// TicketEvents returns the audit history of a ticket, in log order: the
+// views know its positions, the log holds the events.
 func (v *Views) TicketEvents(ctx context.Context, id string) ([]HistoryEntry, error) {
-	out := []HistoryEntry{}
+	var positions []int64
 	err := v.readTx(ctx, func(tx *sql.Tx) error {
 		var pos int64
 		err := tx.QueryRowContext(ctx, `SELECT position FROM tickets WHERE id = ?`, id).Scan(&pos)
@@ -127,26 +128,23 @@ func (v *Views) TicketEvents(ctx context.Context, id string) ([]HistoryEntry, er
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT position, type, at, actor, data FROM history
-			WHERE ticket = ? ORDER BY position`, pos)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var h HistoryEntry
-			var at int64
-			var actor, data string
-			if err := rows.Scan(&h.Position, &h.Type, &at, &actor, &data); err != nil {
-				return err
-			}
-			h.At, h.Actor, h.Data = fromNanos(at), []byte(actor), []byte(data)
-			out = append(out, h)
-		}
-		return rows.Err()
+		positions, err = column(ctx, tx, positions, `SELECT position FROM history WHERE ticket = ? ORDER BY position`, pos)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ticket history: %w", err)
+	}
+	out := make([]HistoryEntry, 0, len(positions))
+	for _, pos := range positions {
+		en, err := v.log.Get(ctx, uint64(pos))
+		if err != nil {
+			return nil, fmt.Errorf("ticket history: %w", err)
+		}
+		h, err := historyEntry(en)
+		if err != nil {
+			return nil, fmt.Errorf("ticket history at %d: %w", pos, err)
+		}
+		out = append(out, h)
 	}
 	return out, nil
 }
@@ -200,15 +198,15 @@ func (v *Views) Users(ctx context.Context) ([]UserView, error) {
 	return out, nil
 }
 
-// column appends the single text column of a query's rows to dst.
-func column(ctx context.Context, tx *sql.Tx, dst []string, query string, args ...any) ([]string, error) {
+// column appends the single column of a query's rows to dst.
+func column[T any](ctx context.Context, tx *sql.Tx, dst []T, query string, args ...any) ([]T, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var s string
+		var s T
 		if err := rows.Scan(&s); err != nil {
 			return nil, err
 		}

@@ -68,7 +68,7 @@ var singleSQL = []struct {
 const (
 	ticketColumnCount = 12
 	messageColumns    = 7
-	historyColumns    = 6
+	historyColumns    = 2
 )
 
 // placeholders returns n rows of width parameters: "(?, ?), (?, ?)".
@@ -88,7 +88,7 @@ func multiRowSQL(n int) (load, save, messages, history string) {
 	    preview = excluded.preview, message_count = excluded.message_count`
 	messages = `INSERT INTO messages (position, ticket, id, direction, body, at, author_id) VALUES ` +
 		placeholders(n, messageColumns)
-	history = `INSERT INTO history (ticket, position, type, at, actor, data) VALUES ` + placeholders(n, historyColumns)
+	history = `INSERT INTO history (ticket, position) VALUES ` + placeholders(n, historyColumns)
 	return load, save, messages, history
 }
 

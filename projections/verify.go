@@ -154,5 +154,5 @@ func compareViews(ctx context.Context, live, replay *sql.Tx) ([]string, error) {
 }
 
 func tableNames(ctx context.Context, tx *sql.Tx) ([]string, error) {
-	return column(ctx, tx, nil, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	return column[string](ctx, tx, nil, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
 }

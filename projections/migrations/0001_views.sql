@@ -105,13 +105,12 @@ CREATE INDEX messages_by_ticket ON messages (ticket, position);
 
 -- Every event that names a ticket, for auditors, clustered by ticket. data
 -- never holds an inbound text, sealed or not.
+-- The history index: which log positions belong to which ticket. The
+-- events themselves are read from the log when an auditor asks, so the
+-- views hold no second copy of them.
 CREATE TABLE history (
     ticket   INTEGER NOT NULL, -- tickets.position
     position INTEGER NOT NULL,
-    type     TEXT NOT NULL,
-    at       INTEGER NOT NULL,
-    actor    TEXT NOT NULL,
-    data     TEXT NOT NULL,
     PRIMARY KEY (ticket, position)
 ) STRICT, WITHOUT ROWID;
 
