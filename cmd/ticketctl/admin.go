@@ -47,13 +47,8 @@ func runUsers(r *runner, args []string) error {
 		return err
 	}
 	var users []userInfo
-	raw, err := r.call("GET", "/v1/users", q, nil, &users)
-	if err != nil {
+	if printed, err := r.fetch("GET", "/v1/users", q, nil, &users); printed || err != nil {
 		return err
-	}
-	if r.json {
-		r.printRaw(raw)
-		return nil
 	}
 	tw := newTable(r.stdout)
 	fmt.Fprintln(tw, "ID\tNAME\tROLE")
@@ -85,13 +80,8 @@ func usersAdd(r *runner, args []string) error {
 		ID    string `json:"id"`
 		Token string `json:"token"`
 	}
-	raw, err := r.call("POST", "/v1/users", nil, map[string]string{"name": *f["name"], "role": *f["role"]}, &rep)
-	if err != nil {
+	if printed, err := r.fetch("POST", "/v1/users", nil, map[string]string{"name": *f["name"], "role": *f["role"]}, &rep); printed || err != nil {
 		return err
-	}
-	if r.json {
-		r.printRaw(raw)
-		return nil
 	}
 	tw := newTable(r.stdout)
 	fmt.Fprintf(tw, "id\t%s\n", clean(rep.ID))
@@ -116,13 +106,8 @@ func runMe(r *runner, args []string) error {
 		return err
 	}
 	var u userInfo
-	raw, err := r.call("GET", "/v1/me", q, nil, &u)
-	if err != nil {
+	if printed, err := r.fetch("GET", "/v1/me", q, nil, &u); printed || err != nil {
 		return err
-	}
-	if r.json {
-		r.printRaw(raw)
-		return nil
 	}
 	tw := newTable(r.stdout)
 	fmt.Fprintf(tw, "id\t%s\nname\t%s\nrole\t%s\n", clean(u.ID), clean(u.Name), clean(u.Role))
@@ -189,13 +174,8 @@ func runClock(r *runner, args []string) error {
 		Woke     int    `json:"woke"`
 		Position int64  `json:"position"`
 	}
-	raw, err := r.call("POST", "/v1/test-clock/advance", nil, map[string]string{"duration": pos[0]}, &rep)
-	if err != nil {
+	if printed, err := r.fetch("POST", "/v1/test-clock/advance", nil, map[string]string{"duration": pos[0]}, &rep); printed || err != nil {
 		return err
-	}
-	if r.json {
-		r.printRaw(raw)
-		return nil
 	}
 	fmt.Fprintf(r.stdout, "now  %s  woke=%d  position=%d\n", fmtTimeNano(rep.Now), rep.Woke, rep.Position)
 	return nil

@@ -157,6 +157,17 @@ func (r *runner) call(method, path string, q url.Values, body, out any) ([]byte,
 }
 
 // printRaw writes a reply as the engine sent it, one per line.
+// fetch is call for the subcommands whose -json output is the reply as
+// it came: printed reports that it was printed, and nothing is left to do.
+func (r *runner) fetch(method, path string, q url.Values, body, out any) (printed bool, err error) {
+	raw, err := r.call(method, path, q, body, out)
+	if err != nil || !r.json {
+		return false, err
+	}
+	r.printRaw(raw)
+	return true, nil
+}
+
 func (r *runner) printRaw(raw []byte) {
 	_, _ = r.stdout.Write(raw)
 	if !bytes.HasSuffix(raw, []byte("\n")) {

@@ -43,13 +43,8 @@ func (r *runner) send(body map[string]any, commandID string) error {
 	}
 	body["command_id"] = commandID
 	var rep commandReply
-	raw, err := r.call("POST", "/v1/commands/"+apiName(r.name), nil, body, &rep)
-	if err != nil {
+	if printed, err := r.fetch("POST", "/v1/commands/"+apiName(r.name), nil, body, &rep); printed || err != nil {
 		return err
-	}
-	if r.json {
-		r.printRaw(raw)
-		return nil
 	}
 	fmt.Fprintf(r.stdout, "ok  outcome=%s  ticket=%s  position=%d\n", rep.Outcome, orDash(rep.TicketID), rep.Position)
 	return nil

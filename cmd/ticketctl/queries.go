@@ -163,13 +163,8 @@ func runCounts(r *runner, args []string) error {
 		return err
 	}
 	var counts map[string]statusCounts
-	raw, err := r.call("GET", "/v1/tickets/counts", q, nil, &counts)
-	if err != nil {
+	if printed, err := r.fetch("GET", "/v1/tickets/counts", q, nil, &counts); printed || err != nil {
 		return err
-	}
-	if r.json {
-		r.printRaw(raw)
-		return nil
 	}
 	tw := newTable(r.stdout)
 	fmt.Fprintln(tw, "VIEW\tOPEN\tSNOOZED\tCLOSED")
