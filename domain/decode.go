@@ -237,3 +237,71 @@ func describeTimeError(pe *time.ParseError, body []byte, fields *jsonFields) str
 	}
 	return msg
 }
+
+// DecodeCommand parses and validates one command body. Anything malformed
+// (invalid UTF-8, unknown or mistyped fields, trailing data, oversize
+// bodies, unknown names) is an invalid_argument error.
+func DecodeCommand(name string, body []byte) (Command, error) {
+	if len(body) > MaxCommandBytes {
+		return nil, Errorf(EInvalid, "command body is %d bytes, at most %d allowed", len(body), MaxCommandBytes)
+	}
+	if !utf8.Valid(body) {
+		return nil, Errorf(EInvalid, "command body is not valid UTF-8")
+	}
+	var cmd Command
+	var err error
+	switch name {
+	case CmdInbound:
+		cmd, err = decodeInto[Inbound](body)
+	case CmdReply:
+		cmd, err = decodeInto[Reply](body)
+	case CmdAssign:
+		cmd, err = decodeAssign(body)
+	case CmdSnooze:
+		cmd, err = decodeInto[Snooze](body)
+	case CmdUnsnooze:
+		cmd, err = decodeInto[Unsnooze](body)
+	case CmdMarkUnread:
+		cmd, err = decodeInto[MarkUnread](body)
+	case CmdMarkRead:
+		cmd, err = decodeInto[MarkRead](body)
+	case CmdClose:
+		cmd, err = decodeInto[Close](body)
+	case CmdBlock:
+		cmd, err = decodeInto[Block](body)
+	case CmdUnblock:
+		cmd, err = decodeInto[Unblock](body)
+	default:
+		return nil, Errorf(EInvalid, "unknown command %q", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Validate(); err != nil {
+		return nil, err
+	}
+	return cmd, nil
+}
+
+func decodeInto[T Command](body []byte) (Command, error) {
+	var v T
+	if err := strictUnmarshal(body, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// decodeAssign tells a missing assignee_id from an explicit null: only
+// null unassigns.
+func decodeAssign(body []byte) (Command, error) {
+	var c Assign
+	if err := strictUnmarshal(body, &c); err != nil {
+		return nil, err
+	}
+	var present map[string]json.RawMessage
+	_ = json.Unmarshal(body, &present)
+	if _, ok := present["assignee_id"]; !ok {
+		return nil, Errorf(EInvalid, "assignee_id is required (a user id, or null to unassign)")
+	}
+	return c, nil
+}
