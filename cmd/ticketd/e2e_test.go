@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -65,6 +66,16 @@ func TestInboxWalk(t *testing.T) {
 	sn := ada.list("mine", "snoozed")
 	if len(sn) != 1 || sn[0].SnoozedUntil == nil || sn[0].Status != "snoozed" {
 		t.Fatalf("mine/snoozed: %+v", sn)
+	}
+	// Every view and status at once: an assigned snoozed ticket is only in
+	// All and My inbox, under Snoozed.
+	for _, view := range []string{"all", "mine", "unassigned"} {
+		for _, status := range []string{"open", "snoozed", "closed"} {
+			want := status == "snoozed" && view != "unassigned"
+			if got := contains(ada.list(view, status), tk); got != want {
+				t.Errorf("%s/%s lists the snoozed ticket: %v, want %v", view, status, got, want)
+			}
+		}
 	}
 	var counts map[string]map[string]int
 	ada.do("GET", "/v1/tickets/counts", nil, &counts)
@@ -139,6 +150,23 @@ func TestInboxWalk(t *testing.T) {
 	dropped := ada.cmd("inbound", map[string]any{"profile_id": "alice", "body": "spam"})
 	if dropped.Outcome != "dropped_blocked" {
 		t.Fatalf("blocked inbound: %+v", dropped)
+	}
+
+	// The engine's metrics are on its own registry, served at /metrics.
+	resp, err := http.Get("http://" + m.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{`ticketbus_commands_total{command="inbound",result="opened"}`,
+		`ticketbus_commands_total{command="inbound",result="dropped_blocked"}`, "ticketbus_commands_duration_seconds",
+		"ticketbus_eventstore_events_appended_total", "ticketbus_eventstore_batch_commands", "ticketbus_scheduler_wakeups_total",
+		"ticketbus_commands_inbound_dropped_total", "ticketbus_projector_position", "ticketbus_projector_lag_events",
+		"ticketbus_projector_apply_seconds", `ticketbus_http_requests_total{route="GET /v1/tickets",status="200"}`} {
+		if !strings.Contains(string(metrics), name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
 	}
 
 	// The auditor's history names every step.
