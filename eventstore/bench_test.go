@@ -98,3 +98,29 @@ func BenchmarkReadRange(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// BenchmarkBatchSize measures what one atomic batch costs by its size:
+// each iteration appends one call of n records, on n fresh subjects, so it
+// goes out as exactly one batch (one record: one plain publish).
+//
+//	go test -run '^$' -bench BenchmarkBatchSize -benchtime 20x ./eventstore/
+func BenchmarkBatchSize(b *testing.B) {
+	l := eventstoretest.MustOpenLog(b, eventstoretest.MustOpenServer(b), eventstore.LogConfig{Workers: 1, MaxBatch: 1000})
+	data := make([]byte, 300)
+	for _, n := range []int{1, 2, 10, 100, 500} {
+		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
+			recs := make([]eventstore.Record, n)
+			for i := 0; i < b.N; i++ {
+				for j := range recs {
+					recs[j] = eventstore.Record{Subject: fmt.Sprintf("tb.ev.size%d.%d.%d", n, i, j), Data: data}
+				}
+				if _, err := l.Append(context.Background(), recs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			perBatch := b.Elapsed() / time.Duration(b.N)
+			b.ReportMetric(float64(perBatch.Microseconds())/1000, "ms/batch")
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
