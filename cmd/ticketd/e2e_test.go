@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -262,5 +263,64 @@ func TestQueryErrors(t *testing.T) {
 		if status != c.status || r.code() != c.code || !strings.Contains(r.Error.Message, c.says) || strings.Contains(r.Error.Message, "projections") {
 			t.Errorf("GET %s: %d %+v, want %d %s mentioning %q", c.path, status, r.Error, c.status, c.code, c.says)
 		}
+	}
+}
+
+// TestCommandErrorsOverHTTP checks that commands over HTTP fail with the
+// same codes as over NATS, each with its status, and write nothing.
+func TestCommandErrorsOverHTTP(t *testing.T) {
+	t.Parallel()
+	m := MustRunMain(t, t.TempDir())
+	owner := &client{tb: t, m: m, token: ownerToken}
+	tk := owner.cmd("inbound", map[string]any{"profile_id": "carl", "body": "hi"}).TicketID
+	owner.cmd("close", map[string]any{"ticket_id": tk})
+	before, err := m.Log.LastSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(token, name, body string) (int, cmdReply) {
+		req, _ := http.NewRequest("POST", "http://"+m.HTTPAddr()+"/v1/commands/"+name, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r cmdReply
+		raw, _ := io.ReadAll(resp.Body)
+		if err := json.Unmarshal(raw, &r); err != nil {
+			t.Fatalf("%s: reply %q is not JSON", name, raw)
+		}
+		return resp.StatusCode, r
+	}
+	for _, c := range []struct {
+		name, token, cmd, body string
+		status                 int
+		code                   string
+	}{
+		{"no token", "", "close", `{"ticket_id":"` + tk + `"}`, 401, "unauthenticated"},
+		{"unknown token", "tbk_nope", "close", `{"ticket_id":"` + tk + `"}`, 401, "unauthenticated"},
+		{"malformed", ownerToken, "inbound", `{"profile_id":`, 400, "invalid_argument"},
+		{"unknown field", ownerToken, "inbound", `{"profile_id":"carl","body":"x","extra":1}`, 400, "invalid_argument"},
+		{"wrong type", ownerToken, "inbound", `{"profile_id":"carl","body":5}`, 400, "invalid_argument"},
+		{"invalid UTF-8", ownerToken, "inbound", "{\"profile_id\":\"carl\",\"body\":\"\xff\"}", 400, "invalid_argument"},
+		{"2 MB body", ownerToken, "inbound", `{"profile_id":"carl","body":"` + strings.Repeat("a", 2<<20) + `"}`, 400, "invalid_argument"},
+		{"unknown command", ownerToken, "explode", `{}`, 400, "invalid_argument"},
+		{"unknown ticket", ownerToken, "close", `{"ticket_id":"` + newID() + `"}`, 404, "not_found"},
+		{"closed ticket", ownerToken, "snooze", `{"ticket_id":"` + tk + `","duration":"1h"}`, 409, "ticket_closed"},
+	} {
+		status, r := post(c.token, c.cmd, c.body)
+		if status != c.status || r.OK || r.code() != c.code || r.Error.Message == "" {
+			t.Errorf("%s: %d %+v, want %d %s", c.name, status, r.Error, c.status, c.code)
+		}
+	}
+	after, err := m.Log.LastSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Fatalf("failed commands wrote %d events", after-before)
 	}
 }
