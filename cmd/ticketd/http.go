@@ -61,6 +61,8 @@ func (a *api) routes() http.Handler {
 	mux.HandleFunc("POST /v1/views/rebuild", a.authed(a.rebuildViews))
 	mux.HandleFunc("POST /v1/views/verify", a.authed(a.verifyViews))
 	mux.HandleFunc("POST /v1/test-clock/advance", a.authed(a.advanceClock))
+	mux.Handle("GET /{$}", webHandler())
+	mux.Handle("GET /web/", webHandler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, domain.Errorf(domain.ENotFound, "no route %s %s", r.Method, r.URL.Path))
 	})

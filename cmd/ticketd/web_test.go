@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath finds a headless-capable browser, or "" if none.
+func chromiumPath() string {
+	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestWebInbox walks the inbox page in a headless browser, by clicking,
+// through sign-in, unread, snooze and wake-up, assignment, close, block
+// and a role without inbox access.
+func TestWebInbox(t *testing.T) {
+	browser := chromiumPath()
+	if browser == "" {
+		t.Skip("chromium not installed: apt-get install -y chromium to run this test")
+	}
+	shots := t.TempDir()
+	if os.Getenv("TICKETBUS_SCREENSHOTS") == "1" {
+		shots = filepath.Join("..", "..", "docs", "screenshots")
+		if err := os.MkdirAll(shots, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	m := MustRunMain(t, t.TempDir())
+	c := &client{tb: t, m: m, token: ownerToken}
+	base := "http://" + m.HTTPAddr()
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(browser),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	var mu sync.Mutex
+	var consoleErrs []string
+	listen := func(ev any) {
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError {
+				var s string
+				for _, a := range ev.Args {
+					s += string(a.Value) + " " + a.Description + " "
+				}
+				mu.Lock()
+				consoleErrs = append(consoleErrs, "console.error: "+s)
+				mu.Unlock()
+			}
+		case *runtime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			s := d.Text
+			if d.Exception != nil {
+				s += " " + d.Exception.Description
+			}
+			mu.Lock()
+			consoleErrs = append(consoleErrs, "exception: "+s)
+			mu.Unlock()
+		}
+	}
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(listen))
+	defer cancel()
+	// The first Run, on the long-lived context, starts the browser and the tab.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range consoleErrs {
+			t.Errorf("browser %s", e)
+		}
+	}()
+
+	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	poll := func(expr string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(15*time.Second))(ctx, tg)
+			return err
+		})
+	}
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			buf, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name), buf, 0o644)
+		})
+	}
+	row := func(id string) string { return `#ticket-list li[data-ticket-id="` + id + `"]` }
+	dot := func(id string) string { return row(id) + ` [data-testid="unread-dot"]` }
+	click := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
+	visible := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.CSS(sel)) }
+	gone := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitNotPresent(chromedp.CSS(sel)) }
+	textHas := func(sel, want string) chromedp.Action[chromedp.Void] {
+		return poll(fmt.Sprintf(`(document.querySelector(%q)||{textContent:""}).textContent.includes(%q)`, sel, want))
+	}
+	openTicket := func(id string) {
+		t.Helper()
+		step("open "+id, click(row(id)+" button"), visible(`#ticket[data-ticket-id="`+id+`"]`), gone(dot(id)))
+	}
+	snooze1h := func(id string) {
+		t.Helper()
+		step("snooze "+id, click("#snooze"), visible("#snooze-dialog"), click(`[data-testid="snooze-1h"]`),
+			shot("snooze.png"), click("#snooze-confirm"), gone(row(id)))
+	}
+
+	alice := c.cmd("inbound", map[string]any{"profile_id": "alice", "body": "Hello from Alice, my order is late", "channel": "sms"})
+
+	// A wrong token says so; the owner's token signs in.
+	step("wrong token", chromedp.EmulateViewport(1280, 800), chromedp.Navigate(base+"/"),
+		visible("#token"), chromedp.SendKeys(chromedp.CSS("#token"), "tbk_wrong"), click("#signin-btn"),
+		textHas("#signin-error", "not recognised"))
+	step("sign in", chromedp.SetValue(chromedp.CSS("#token"), ownerToken), click("#signin-btn"),
+		visible("#app"), visible(dot(alice.TicketID)), textHas("#count-all", "1"), shot("inbox.png"))
+
+	// Opening it clears the dot; Mark as unread brings it back.
+	openTicket(alice.TicketID)
+	step("reply", chromedp.SendKeys(chromedp.CSS("#reply-body"), "Sorry, we are on it"), click("#reply-send"),
+		textHas("#thread", "Sorry, we are on it"), shot("ticket.png"))
+	step("mark unread", click("#more"), visible("#mark-unread"), click("#mark-unread"), visible(dot(alice.TicketID)))
+
+	// Assign Alice's ticket to me through the UI, snooze it 1 hour.
+	step("assign", click("#assign-me"), textHas("#ticket-meta", "Assigned to you"))
+	snooze1h(alice.TicketID)
+	step("snoozed list", click(`[data-testid="status-snoozed"]`), visible(row(alice.TicketID)+` [data-testid="snoozed-until"]`),
+		shot("snoozed.png"), click(`[data-testid="status-open"]`))
+
+	// Bob's ticket stays unassigned and is snoozed too.
+	bob := c.cmd("inbound", map[string]any{"profile_id": "bob", "body": "Can I change my address?"})
+	step("bob arrives", visible(dot(bob.TicketID)))
+	openTicket(bob.TicketID)
+	snooze1h(bob.TicketID)
+
+	// Two hours later both are back in Open: Alice's in My inbox, Bob's in Unassigned.
+	var adv struct {
+		Position uint64 `json:"position"`
+	}
+	if code := c.do("POST", "/v1/test-clock/advance", map[string]string{"duration": "2h"}, &adv); code != 200 {
+		t.Fatalf("advance: %d", code)
+	}
+	step("woken", visible(dot(alice.TicketID)), visible(dot(bob.TicketID)))
+	step("my inbox", click(`[data-testid="view-mine"]`), visible(row(alice.TicketID)), gone(row(bob.TicketID)))
+	step("unassigned", click(`[data-testid="view-unassigned"]`), visible(row(bob.TicketID)), gone(row(alice.TicketID)))
+
+	// Close Bob's: gone from Open, listed in Closed.
+	openTicket(bob.TicketID)
+	step("close", click("#close"), gone(row(bob.TicketID)), click(`[data-testid="status-closed"]`), visible(row(bob.TicketID)),
+		click(`[data-testid="view-all"]`), click(`[data-testid="status-open"]`), visible(row(alice.TicketID)))
+
+	// Block Alice: her messages are gone from the thread for good; the reply stays.
+	openTicket(alice.TicketID)
+	step("block", click("#more"), visible("#block"), click("#block"), visible("#block-dialog"),
+		textHas("#block-dialog", "for good"), click("#block-confirm"),
+		poll(`!document.querySelector("#thread").textContent.includes("Hello from Alice")`),
+		textHas("#thread", "Sorry, we are on it"), shot("blocked.png"))
+
+	// A phone-sized window.
+	carol := c.cmd("inbound", map[string]any{"profile_id": "carol", "body": "Is the shop open on Sunday?"})
+	step("phone", chromedp.EmulateViewport(390, 844), click("#back"), visible(dot(carol.TicketID)), shot("phone.png"),
+		chromedp.EmulateViewport(1280, 800))
+
+	// An analyst may sign in but not read the inbox.
+	var analyst struct {
+		Token string `json:"token"`
+	}
+	if code := c.do("POST", "/v1/users", map[string]string{"name": "Ana", "role": "analyst"}, &analyst); code != 201 {
+		t.Fatalf("create analyst: %d", code)
+	}
+	step("forbidden role", click("#signout"), visible("#token"), chromedp.SetValue(chromedp.CSS("#token"), analyst.Token),
+		click("#signin-btn"), textHas("#signin-error", "your role cannot read the inbox"))
+}
