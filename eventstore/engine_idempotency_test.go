@@ -61,6 +61,20 @@ func TestCommandIDForever(t *testing.T) {
 	e.clock.Advance(400 * 24 * time.Hour)
 	check("a year later, with two instances")
 
+	// A block that closes a ticket answers its repeat exactly as it did
+	// the first time, by profile and by phone.
+	mustOK(t, send(t, nc, e.owner, "inbound", map[string]any{"profile_id": "jon", "body": "hi", "phone": "+4930123456"}))
+	for _, target := range []map[string]any{{"profile_id": "jon"}, {"phone": "+4930123456"}} {
+		target["command_id"] = newCommandID()
+		first := mustOK(t, send(t, nc, e.owner, "block", target))
+		if again := mustOK(t, send(t, nc, e.owner, "block", target)); again != first {
+			t.Errorf("block %v repeat gave %+v, first was %+v", target, again, first)
+		}
+		if first.TicketID != "" {
+			t.Errorf("block %v names ticket %s", target, first.TicketID)
+		}
+	}
+
 	// A gateway's message_id deduplicates redelivered messages per profile.
 	m := map[string]any{"profile_id": "ivy", "body": "again", "message_id": "sms-123"}
 	firstMsg := mustOK(t, send(t, nc, e.owner, "inbound", m))

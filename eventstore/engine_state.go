@@ -14,6 +14,8 @@ type Result struct {
 	ProfileID string `json:"profile_id,omitempty"`
 	Outcome   string `json:"outcome"`
 	Position  uint64 `json:"position"`
+	// profileLevel marks a block or unblock, whose answer names no ticket.
+	profileLevel bool
 }
 
 // state is the engine's in-memory picture of every aggregate, built from
@@ -112,12 +114,23 @@ func (s *state) recordResultLocked(seq uint64, e domain.Event) {
 	if e.CommandID == "" {
 		return
 	}
-	r := s.results[e.CommandID]
-	if r.ProfileID == "" {
-		r.ProfileID = e.ProfileID
+	r, seen := s.results[e.CommandID]
+	if !seen && (e.Type == domain.ProfileBlocked || e.Type == domain.ProfileUnblocked) {
+		// A block or unblock answers with the profile it named (none for a
+		// phone) and no ticket, however many tickets it closed: the repeat
+		// must give the same answer as the first reply.
+		r.profileLevel = true
+		if e.Aggregate.Kind == domain.KindProfile && blockPhone(e) == "" {
+			r.ProfileID = e.ProfileID
+		}
 	}
-	if r.TicketID == "" {
-		r.TicketID = e.TicketID
+	if !r.profileLevel {
+		if r.ProfileID == "" {
+			r.ProfileID = e.ProfileID
+		}
+		if r.TicketID == "" {
+			r.TicketID = e.TicketID
+		}
 	}
 	switch {
 	case e.Type == domain.TicketOpened:
@@ -133,6 +146,18 @@ func (s *state) recordResultLocked(seq uint64, e domain.Event) {
 		r.Position = seq
 	}
 	s.results[e.CommandID] = r
+}
+
+// blockPhone returns the phone a ProfileBlocked or ProfileUnblocked event
+// names, "" for a block by profile id.
+func blockPhone(e domain.Event) string {
+	switch d := e.Data.(type) {
+	case *domain.ProfileBlockedData:
+		return d.Phone
+	case *domain.ProfileUnblockedData:
+		return d.Phone
+	}
+	return ""
 }
 
 // snooze is a pending wake-up.

@@ -62,19 +62,25 @@ func (e *Engine) Handle(ctx context.Context, authorization, name string, body []
 	if !ok && authorization != "" {
 		return Result{}, domain.Errorf(domain.EUnauthenticated, "the Authorization header must be \"Bearer <token>\"")
 	}
+	metricName := name
+	if _, known := domain.CommandPermission(name); !known {
+		// A label made of whatever name a caller sends would let anyone
+		// grow the metric without bound.
+		metricName = "unknown"
+	}
 	user, err := e.Authenticate(ctx, strings.TrimSpace(token))
 	if err != nil {
 		return Result{}, err
 	}
 	if perm, known := domain.CommandPermission(name); known {
 		if err := user.Role.Authorize(perm, "send "+name); err != nil {
-			e.cfg.Metrics.observeCommand(name, Result{}, err, 0)
+			e.cfg.Metrics.observeCommand(metricName, Result{}, err, 0)
 			return Result{}, err
 		}
 	}
 	cmd, err := domain.DecodeCommand(name, body)
 	if err != nil {
-		e.cfg.Metrics.observeCommand(name, Result{}, err, 0)
+		e.cfg.Metrics.observeCommand(metricName, Result{}, err, 0)
 		return Result{}, err
 	}
 	return e.Execute(ctx, user, cmd)

@@ -22,7 +22,7 @@ const (
 	// engineInboxPrefix keeps the engine's reply subjects (JetStream acks,
 	// direct-get answers carrying event data) out of `_INBOX.>`, the only
 	// subjects anonymous clients may subscribe to.
-	engineInboxPrefix = "_TB_ENGINE"
+	engineInboxPrefix = EngineInboxPrefix
 
 	// CommandSubjects are the subjects anonymous clients may publish to.
 	CommandSubjects = "tickets.cmd.>"
@@ -33,6 +33,12 @@ const (
 	// a client make the engine publish where the client itself may not.
 	ClientInboxes = "_INBOX.>"
 )
+
+// EngineInboxPrefix is where the engine receives replies (JetStream acks,
+// direct gets of events and keys), outside the _INBOX.> that clients may
+// subscribe to. On a NATS server of one's own, give ticketd's user this
+// prefix and nobody else.
+const EngineInboxPrefix = "_TB_ENGINE"
 
 // ErrServer reports that the embedded server could not be started.
 var ErrServer = errors.New("eventstore: server")

@@ -53,6 +53,7 @@ func subcommands() []subcommand {
 		{"views", "replay the log into the views, or compare them (views rebuild | views verify)", runViews},
 		{"clock", "move a -test-clock engine's clock (clock advance DURATION)", runClock},
 		{"health", "check the engine's /healthz and /readyz", runHealth},
+		{"load", "generate load over NATS and check the log after ([-nats-url U] [-producers N] [-duration D] [-profiles N] [-mix name=w,...])", runLoad},
 		{"help", "this listing", nil},
 	}
 }

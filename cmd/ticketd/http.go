@@ -58,6 +58,7 @@ func (a *api) routes() http.Handler {
 	mux.HandleFunc("GET /v1/me", a.authed(a.me))
 	mux.HandleFunc("GET /v1/users", a.authed(a.listUsers))
 	mux.HandleFunc("POST /v1/users", a.authed(a.createUser))
+	mux.HandleFunc("GET /v1/log", a.authed(a.rawLog))
 	mux.HandleFunc("POST /v1/views/rebuild", a.authed(a.rebuildViews))
 	mux.HandleFunc("POST /v1/views/verify", a.authed(a.verifyViews))
 	mux.HandleFunc("POST /v1/test-clock/advance", a.authed(a.advanceClock))

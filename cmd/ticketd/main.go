@@ -175,7 +175,10 @@ func (m *Main) Run(ctx context.Context) error {
 func (m *Main) connect() error {
 	var err error
 	if m.Config.NATSURL != "" {
-		m.NC, err = nats.Connect(m.Config.NATSURL, nats.Name("ticketd"), nats.MaxReconnects(-1))
+		// Replies to the engine (event and key reads) go to an inbox prefix
+		// of its own, never to the _INBOX.> that producers may read.
+		m.NC, err = nats.Connect(m.Config.NATSURL, nats.Name("ticketd"), nats.MaxReconnects(-1),
+			nats.CustomInboxPrefix(eventstore.EngineInboxPrefix))
 		if err != nil {
 			return fmt.Errorf("connect to %s: %w", m.Config.NATSURL, err)
 		}
