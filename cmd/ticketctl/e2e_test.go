@@ -133,9 +133,11 @@ func startTicketd(ctx context.Context, t *testing.T, bin, token string) string {
 
 // startTicketdIn runs the engine on the given data directory and returns
 // its HTTP base URL and the process, so a test can kill it.
-func startTicketdIn(ctx context.Context, t *testing.T, bin, token, dataDir string) (string, *exec.Cmd) {
+// Extra flags come last and so override the defaults here.
+func startTicketdIn(ctx context.Context, t *testing.T, bin, token, dataDir string, extra ...string) (string, *exec.Cmd) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, bin, "-data-dir", dataDir, "-http", "127.0.0.1:0", "-nats-listen", "127.0.0.1:0", "-test-clock")
+	args := append([]string{"-data-dir", dataDir, "-http", "127.0.0.1:0", "-nats-listen", "127.0.0.1:0", "-test-clock"}, extra...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), "TICKETD_BOOTSTRAP_TOKEN="+token)
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -64,48 +61,6 @@ func startTicketdNATS(ctx context.Context, t *testing.T, bin, token string) (str
 	}
 	natsAddr := l.Addr().String()
 	_ = l.Close()
-	cmd := exec.CommandContext(ctx, bin, "-data-dir", t.TempDir(), "-http", "127.0.0.1:0", "-nats-listen", natsAddr, "-test-clock")
-	cmd.Env = append(os.Environ(), "TICKETD_BOOTSTRAP_TOKEN="+token)
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("ticketd stderr:\n%s", stderr.String())
-		}
-	})
-	addr := make(chan string, 1)
-	go func() {
-		defer close(exited)
-		sc := bufio.NewScanner(stdout)
-		const marker = "HTTP on http://"
-		for sc.Scan() {
-			if i := strings.Index(sc.Text(), marker); i >= 0 {
-				select {
-				case addr <- "http://" + strings.TrimSpace(sc.Text()[i+len(marker):]):
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-		_ = cmd.Wait()
-	}()
-	select {
-	case a := <-addr:
-		return a, "nats://" + natsAddr
-	case <-exited:
-		t.Fatalf("ticketd exited before serving HTTP:\n%s", stderr.String())
-	case <-time.After(startupDeadline):
-		t.Fatalf("ticketd printed no HTTP address within %s", startupDeadline)
-	}
-	return "", ""
+	server, _ := startTicketdIn(ctx, t, bin, token, t.TempDir(), "-nats-listen", natsAddr)
+	return server, "nats://" + natsAddr
 }
