@@ -61,6 +61,7 @@ type ServerConfig struct {
 type Server struct {
 	ns       *server.Server
 	password string
+	cfg      ServerConfig
 }
 
 // OpenServer starts an embedded server and waits until it accepts clients.
@@ -116,7 +117,12 @@ func OpenServer(cfg ServerConfig) (*Server, error) {
 		ns.WaitForShutdown()
 		return nil, fmt.Errorf("open server: %w: JetStream not enabled", ErrServer)
 	}
-	return &Server{ns: ns, password: password}, nil
+	// A restart comes back on the same address and password.
+	cfg.enginePassword = password
+	if addr, ok := ns.Addr().(*net.TCPAddr); ok {
+		cfg.Port = addr.Port
+	}
+	return &Server{ns: ns, password: password, cfg: cfg}, nil
 }
 
 func randomPassword() (string, error) {
@@ -161,6 +167,20 @@ func (s *Server) EngineConnect(name string, opts ...nats.Option) (*nats.Conn, er
 		return nil, fmt.Errorf("engine connect %q: %w", name, err)
 	}
 	return nc, nil
+}
+
+// Restart stops the server if it runs and starts it again on the same store, port
+// and engine password, so that the engine's connections reconnect by
+// themselves: what an operator's restart of the server looks like to a
+// running engine.
+func (s *Server) Restart() error {
+	s.Shutdown()
+	ns, err := OpenServer(s.cfg)
+	if err != nil {
+		return fmt.Errorf("restart: %w", err)
+	}
+	s.ns = ns.ns
+	return nil
 }
 
 // Shutdown stops the server gracefully and waits until it has stopped.
