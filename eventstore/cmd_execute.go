@@ -188,14 +188,3 @@ func (e *Engine) Ticket(ctx context.Context, ticketID string) (domain.Ticket, er
 	c.Inbound = append([]string(nil), t.Inbound...)
 	return c, nil
 }
-
-// Profile returns a copy of a profile's blocked state and ticket ids.
-func (e *Engine) Profile(profileID string) (blocked bool, ticketIDs []string) {
-	e.st.mu.Lock()
-	defer e.st.mu.Unlock()
-	p, ok := e.st.profiles[profileID]
-	if !ok {
-		return false, nil
-	}
-	return p.Blocked, append([]string(nil), p.TicketIDs...)
-}

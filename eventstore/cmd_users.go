@@ -73,17 +73,6 @@ func (e *Engine) User(ctx context.Context, id string) (domain.User, error) {
 	}, func() error { return domain.Errorf(domain.ENotFound, "user %s not found", id) })
 }
 
-// Users returns every user.
-func (e *Engine) Users() []domain.User {
-	e.st.mu.Lock()
-	defer e.st.mu.Unlock()
-	out := make([]domain.User, 0, len(e.st.users))
-	for _, u := range e.st.users {
-		out = append(out, u)
-	}
-	return out
-}
-
 // CreateUser adds a user; only roles that manage users may (R10). It
 // returns the new user and their token, which is shown this once.
 func (e *Engine) CreateUser(ctx context.Context, by domain.User, name string, role domain.Role) (domain.User, string, error) {

@@ -197,13 +197,6 @@ func (e *Engine) WaitApplied(ctx context.Context, seq uint64) error {
 	return nil
 }
 
-// Applied returns the highest log position the engine has applied.
-func (e *Engine) Applied() uint64 {
-	e.st.mu.Lock()
-	defer e.st.mu.Unlock()
-	return e.st.applied
-}
-
 // LastEventTime returns the time of the latest event the engine has seen.
 func (e *Engine) LastEventTime() time.Time {
 	e.st.mu.Lock()

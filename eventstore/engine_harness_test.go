@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,36 +17,13 @@ import (
 	"github.com/ticketbus/ticketbus/eventstore"
 )
 
-// testClock is a manual clock shared by every engine of a test, so that
-// time-dependent rules are tested at exact instants.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is one embedded server with its store directory.
 type env struct {
 	t        testing.TB
 	dir      string
 	port     int
 	srv      *eventstore.Server
-	clock    *testClock
+	clock    *eventstore.ManualClock
 	logCfg   eventstore.LogConfig
 	owner    string // the bootstrap owner's token
 	ownerID  string
@@ -69,7 +45,7 @@ func freePort(tb testing.TB) int {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), port: freePort(t), clock: newTestClock()}
+	e := &env{t: t, dir: t.TempDir(), port: freePort(t), clock: eventstore.NewManualClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))}
 	e.startServer()
 	t.Cleanup(func() {
 		for _, h := range e.engines {

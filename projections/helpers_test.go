@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,26 +13,7 @@ import (
 	"github.com/ticketbus/ticketbus/eventstore/eventstoretest"
 )
 
-// testClock is the engine's manual clock: event times, and so every view,
-// are exact and repeatable.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
 var clockStart = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -43,7 +23,7 @@ type env struct {
 	t     testing.TB
 	log   *eventstore.Log
 	eng   *eventstore.Engine
-	clock *testClock
+	clock *eventstore.ManualClock
 	owner domain.User
 }
 
@@ -51,7 +31,7 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	srv := eventstoretest.MustOpenServer(t)
 	l := eventstoretest.MustOpenLog(t, srv, eventstore.LogConfig{})
-	clock := &testClock{now: clockStart}
+	clock := eventstore.NewManualClock(clockStart)
 	ctx := testContext(t)
 	eng, err := eventstore.OpenEngine(ctx, l, eventstore.EngineConfig{
 		Now: clock.Now, Logger: quiet, WakeInterval: time.Hour})

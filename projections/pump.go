@@ -133,13 +133,20 @@ func (p *Projector) applyBatch(ctx context.Context, batch []item) (pending bool,
 		// the WAL too, so that a reader who waited for a block's position
 		// finds them gone from every file. A checkpoint kept busy for long
 		// is left owed rather than stalling the views.
-		deadline := time.Now().Add(erasureCheckpointWait)
+		giveUp := time.NewTimer(erasureCheckpointWait)
+		defer giveUp.Stop()
+	retry:
 		for {
-			p.needCheckpoint = !p.truncateWAL(ctx, db)
-			if !p.needCheckpoint || time.Now().After(deadline) || ctx.Err() != nil {
+			if p.needCheckpoint = !p.truncateWAL(ctx, db); !p.needCheckpoint {
 				break
 			}
-			time.Sleep(5 * time.Millisecond)
+			select {
+			case <-giveUp.C:
+				break retry
+			case <-ctx.Done():
+				break retry
+			case <-time.After(5 * time.Millisecond):
+			}
 		}
 	}
 	p.advance(last)

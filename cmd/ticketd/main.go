@@ -75,7 +75,7 @@ type Main struct {
 	Commands *eventstore.CommandServer
 	Views    *projections.Views
 	Registry *prometheus.Registry
-	Clock    *ManualClock // only with -test-clock
+	Clock    *eventstore.ManualClock // only with -test-clock
 
 	http      *http.Server
 	httpAddr  string
@@ -147,7 +147,7 @@ func (m *Main) Run(ctx context.Context) error {
 		// A test clock is created after the replay would be ideal, but the
 		// engine needs its clock first; it starts at the current time and
 		// is raised to the latest event time just below.
-		m.Clock = NewManualClock(time.Now())
+		m.Clock = eventstore.NewManualClock(time.Now())
 		cfg.Now = m.Clock.Now
 	}
 	m.Engine, err = eventstore.OpenEngine(ctx, m.Log, cfg)

@@ -1,12 +1,12 @@
-package main
+package eventstore
 
 import (
 	"sync"
 	"time"
 )
 
-// ManualClock is the -test-clock: it stands still between advances and
-// never runs backwards.
+// ManualClock is a clock moved by hand: ticketd's -test-clock, and the
+// tests' clock. It stands still between advances and never runs backwards.
 type ManualClock struct {
 	mu  sync.Mutex
 	now time.Time
