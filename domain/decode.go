@@ -98,54 +98,150 @@ func fieldsOf(t reflect.Type) *jsonFields {
 // struct's JSON names, or that appears twice. encoding/json matches names
 // case-insensitively and lets the last duplicate win, which would let
 // {"PROFILE_ID":...} in, or let a second value silently replace the first.
-// A syntax error returns nil, for Decode to report.
+// A syntax error returns nil, for Decode to report. It scans the bytes
+// itself: a token-by-token walk with encoding/json cost as much as the
+// decoding that follows.
 func checkKeys(body []byte, fields *jsonFields) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil
-		}
-		key, ok := tok.(string)
-		if !ok {
+	seen := make([]string, 0, 8)
+	sc := keyScanner{b: body}
+	for {
+		key, ok, done := sc.next()
+		if done || !ok {
 			return nil
 		}
 		if !fields.names[key] {
 			return Errorf(EInvalid, "unknown field %s", quoteShort(key))
 		}
-		if seen[key] {
-			return Errorf(EInvalid, "field %q given twice", key)
+		for _, k := range seen {
+			if k == key {
+				return Errorf(EInvalid, "field %q given twice", key)
+			}
 		}
-		seen[key] = true
-		if err := skipValue(dec); err != nil {
-			return nil
-		}
+		seen = append(seen, key)
 	}
-	return nil
 }
 
-// skipValue reads one whole value, however deeply nested.
-func skipValue(dec *json.Decoder) error {
-	depth := 0
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
+// keyScanner walks the top-level keys of one JSON object, skipping values
+// without decoding them. It gives up (ok false) on anything malformed.
+type keyScanner struct {
+	b       []byte
+	i       int
+	started bool
+}
+
+// next returns the next top-level key; done is true after the closing brace.
+func (s *keyScanner) next() (key string, ok, done bool) {
+	s.space()
+	if !s.started {
+		if s.i >= len(s.b) || s.b[s.i] != '{' {
+			return "", false, false
 		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
+		s.started = true
+		s.i++
+		s.space()
+		if s.i < len(s.b) && s.b[s.i] == '}' {
+			return "", true, true
 		}
-		if depth == 0 {
-			return nil
+	} else {
+		if s.i >= len(s.b) {
+			return "", false, false
+		}
+		switch s.b[s.i] {
+		case '}':
+			return "", true, true
+		case ',':
+			s.i++
+			s.space()
+		default:
+			return "", false, false
 		}
 	}
+	start := s.i
+	if !s.skipString() {
+		return "", false, false
+	}
+	raw := s.b[start:s.i]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		key = string(raw[1 : len(raw)-1])
+	} else if json.Unmarshal(raw, &key) != nil {
+		return "", false, false
+	}
+	s.space()
+	if s.i >= len(s.b) || s.b[s.i] != ':' {
+		return "", false, false
+	}
+	s.i++
+	if !s.skipValue() {
+		return "", false, false
+	}
+	s.space()
+	return key, true, false
+}
+
+func (s *keyScanner) space() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// skipString moves past one string, which must start at s.i.
+func (s *keyScanner) skipString() bool {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return false
+	}
+	for s.i++; s.i < len(s.b); s.i++ {
+		switch s.b[s.i] {
+		case '\\':
+			s.i++
+		case '"':
+			s.i++
+			return true
+		}
+	}
+	return false
+}
+
+// skipValue moves past one value of any kind, however deeply nested;
+// whether a scalar is well formed is left for encoding/json to judge.
+func (s *keyScanner) skipValue() bool {
+	s.space()
+	depth := 0
+	for s.i < len(s.b) {
+		switch c := s.b[s.i]; c {
+		case '"':
+			if !s.skipString() {
+				return false
+			}
+		case '{', '[':
+			depth++
+			s.i++
+		case '}', ']':
+			if depth == 0 {
+				return true
+			}
+			depth--
+			s.i++
+		case ',':
+			if depth == 0 {
+				return true
+			}
+			s.i++
+		default:
+			s.i++
+		}
+		if depth == 0 && s.i < len(s.b) {
+			s.space()
+			if s.i < len(s.b) && (s.b[s.i] == ',' || s.b[s.i] == '}') {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // quoteShort quotes s, cut short so that an error never echoes a huge

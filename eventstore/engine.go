@@ -100,23 +100,34 @@ func (e *Engine) Close() {
 
 // applyEntry applies one entry of the log to the state.
 func (e *Engine) applyEntry(en Entry) error {
-	// The tail delivers this instance's own events too, already applied
-	// when they were written: skip them before paying for decoding.
+	// The tail delivers this instance's own events too: skip those already
+	// applied when their append was acknowledged, and take those still in
+	// flight from memory, before paying for decoding.
 	e.st.mu.Lock()
 	seen := en.Seq <= e.st.seqs[en.Subject]
-	if seen {
+	var ev domain.Event
+	ok := false
+	if seen || en.Void {
+		seen = true
+		e.st.passLocked(en.Subject, en.Seq)
 		e.advanceLocked(en.Seq)
+	} else {
+		ev, ok = e.st.inflightLocked(en.Subject, en.Data)
 	}
 	e.st.mu.Unlock()
 	if seen {
 		return nil
 	}
-	ev, err := domain.UnmarshalEvent(en.Data)
+	var err error
+	if !ok {
+		ev, err = domain.UnmarshalEvent(en.Data)
+	}
 	if err != nil {
 		// An event this version cannot read must not stop the engine: it
 		// is logged and skipped, and its sequence still counts as seen.
 		e.cfg.Logger.Error("skipping unreadable event", "seq", en.Seq, "err", err)
 		e.st.mu.Lock()
+		e.st.passLocked(en.Subject, en.Seq)
 		e.advanceLocked(en.Seq)
 		e.st.mu.Unlock()
 		return nil
@@ -213,7 +224,10 @@ func (e *Engine) refresh(ctx context.Context, subjects []string) error {
 		e.st.mu.Unlock()
 		err := e.log.ReadSubject(ctx, subj, after, func(en Entry) error {
 			ev, err := domain.UnmarshalEvent(en.Data)
-			if err != nil {
+			if en.Void || err != nil {
+				e.st.mu.Lock()
+				e.st.passLocked(en.Subject, en.Seq)
+				e.st.mu.Unlock()
 				return nil
 			}
 			e.st.mu.Lock()

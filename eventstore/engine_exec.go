@@ -119,7 +119,19 @@ func (e *Engine) attempt(ctx context.Context, p plan, actor domain.Actor, cmdID 
 		}
 		recs[i].Data = data
 	}
+	e.st.mu.Lock()
+	for i, ev := range dec.Events {
+		e.st.inflight[recs[i].Subject] = append(e.st.inflight[recs[i].Subject], inflightEvent{data: recs[i].Data, ev: ev})
+	}
+	e.st.mu.Unlock()
 	seqs, err := e.log.Append(ctx, recs)
+	e.st.mu.Lock()
+	for _, subj := range subjects {
+		// The subject locks make this attempt the only writer of its
+		// subjects, so their in-flight entries are all its own.
+		delete(e.st.inflight, subj)
+	}
+	e.st.mu.Unlock()
 	if errors.Is(err, ErrUnknownOutcome) {
 		seqs, err = e.confirm(ctx, recs, dec.Events, err)
 	}
@@ -148,7 +160,7 @@ func (e *Engine) confirm(ctx context.Context, recs []Record, evs []domain.Event,
 	var first uint64
 	err := e.log.ReadSubject(ctx, recs[0].Subject, *recs[0].ExpectSubjectSeq, func(en Entry) error {
 		ev, err := domain.UnmarshalEvent(en.Data)
-		if err == nil && ev.ID == evs[0].ID {
+		if err == nil && !en.Void && ev.ID == evs[0].ID {
 			first = en.Seq
 		}
 		return nil

@@ -63,7 +63,7 @@ func newEnv(t testing.TB) *env {
 
 func (e *env) startServer() {
 	e.t.Helper()
-	srv, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: e.dir, Port: e.port})
+	srv, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: e.dir, Port: e.port, StagingDir: eventstore.MemoryStagingDir(e.dir)})
 	if err != nil {
 		e.t.Fatalf("open server: %v", err)
 	}
@@ -137,6 +137,9 @@ func (e *env) startEngine() *engineHandle {
 	l, err := eventstore.OpenLog(ctx, nc, e.logCfg)
 	if err != nil {
 		e.t.Fatalf("open log: %v", err)
+	}
+	if err := e.srv.StageBatches(); err != nil {
+		e.t.Fatalf("stage batches: %v", err)
 	}
 	reg := prometheus.NewRegistry()
 	eng, err := eventstore.OpenEngine(ctx, l, eventstore.EngineConfig{

@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"bytes"
 	"sync"
 	"time"
 
@@ -38,6 +39,11 @@ type state struct {
 	results map[string]Result
 	// snoozes holds the tickets waiting for a wake-up.
 	snoozes map[string]snooze
+	// inflight holds, by subject, the events this instance is appending,
+	// with their encoded form: the tail often delivers them before the
+	// append is acknowledged, and finding them here spares decoding again
+	// what was encoded a moment ago.
+	inflight map[string][]inflightEvent
 	// applied is the highest sequence the tail has applied.
 	applied uint64
 	// lastAt is the latest event time seen, for a clock that must never
@@ -46,12 +52,30 @@ type state struct {
 	cond   *sync.Cond
 }
 
+// inflightEvent is one event being appended by this instance.
+type inflightEvent struct {
+	data []byte
+	ev   domain.Event
+}
+
+// inflightLocked returns the event this instance is appending whose
+// encoded form is data, if there is one.
+func (s *state) inflightLocked(subject string, data []byte) (domain.Event, bool) {
+	for _, in := range s.inflight[subject] {
+		if bytes.Equal(in.data, data) {
+			return in.ev, true
+		}
+	}
+	return domain.Event{}, false
+}
+
 func newState() *state {
 	s := &state{
 		profiles: map[string]*domain.Profile{}, phones: map[string]*domain.Phone{},
 		users: map[string]domain.User{}, tokens: map[string]string{}, seqs: map[string]uint64{},
 		ticketProfile: map[string]string{}, ticketSeq: map[string]uint64{},
 		results: map[string]Result{}, snoozes: map[string]snooze{},
+		inflight: map[string][]inflightEvent{},
 	}
 	s.cond = sync.NewCond(&s.mu)
 	return s
@@ -73,6 +97,15 @@ func (s *state) phoneLocked(number string) *domain.Phone {
 		s.phones[number] = ph
 	}
 	return ph
+}
+
+// passLocked moves a subject's known sequence past a position that holds
+// no event this engine can apply, a void one or an unreadable one: the
+// server's per-subject check counts it, so the next append must expect it.
+func (s *state) passLocked(subject string, seq uint64) {
+	if seq > s.seqs[subject] {
+		s.seqs[subject] = seq
+	}
 }
 
 // applyLocked applies one event read from or written to the log at seq.

@@ -33,7 +33,7 @@ const (
 // LogConfig configures a Log. Zero values take the defaults.
 type LogConfig struct {
 	Replicas int                                           // default 1
-	Workers  int                                           // group-commit batches in flight, default 4
+	Workers  int                                           // group-commit batches in flight, default 1
 	MaxBatch int                                           // max messages per atomic batch, default 500 (server max 1000)
 	OnBatch  func(requests, messages int, d time.Duration) // optional hook for metrics, called per committed batch
 	// PublishTimeout bounds the wait for a commit's acknowledgement and for
@@ -46,7 +46,10 @@ func (c *LogConfig) setDefaults() error {
 		c.Replicas = 1
 	}
 	if c.Workers <= 0 {
-		c.Workers = 4
+		// The server commits one batch of a stream at a time, each with a
+		// fixed cost: batches in flight together only split the waiting
+		// commands into more of them (docs/performance.md).
+		c.Workers = 1
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 500
@@ -69,6 +72,9 @@ type Log struct {
 	keysStr jetstream.Stream
 	cfg     LogConfig
 	keys    *Keys
+	// void holds the positions that are not events (see void.go), read
+	// once when the log opens.
+	void [][2]uint64
 
 	// Group-commit state; see commit.go.
 	mu     sync.Mutex
@@ -129,6 +135,9 @@ func OpenLog(ctx context.Context, nc *nats.Conn, cfg LogConfig) (*Log, error) {
 	}
 	l.cond = sync.NewCond(&l.mu)
 	l.keys = &Keys{log: l, cache: make(map[string]Key)}
+	if err := l.loadVoid(ctx); err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
 	for i := 0; i < cfg.Workers; i++ {
 		w, err := newWorker(l)
 		if err != nil {

@@ -22,6 +22,9 @@ type Entry struct {
 	Data    []byte
 	Header  nats.Header
 	Time    time.Time
+	// Void marks a position that holds no event (see Log.Void): readers
+	// skip it, but count it as read.
+	Void bool
 }
 
 // readBuffer is how many messages an ordered consumer keeps pulled ahead:
@@ -119,7 +122,7 @@ func (l *Log) consume(ctx context.Context, from uint64, step func(Entry) (stop b
 		e, err := entryOf(m)
 		var stop bool
 		if err == nil {
-			stop, err = step(e)
+			stop, err = step(l.markVoid(e))
 		}
 		if stop || err != nil {
 			stopped = true
@@ -194,7 +197,7 @@ func ownHeaders(h nats.Header) nats.Header {
 // ReadSubject calls fn, in order, for every entry on subject with seq >
 // after, up to the last one when the read started.
 func (l *Log) ReadSubject(ctx context.Context, subject string, after uint64, fn func(Entry) error) error {
-	if err := l.readSubject(ctx, EventsStream, subject, after, fn); err != nil {
+	if err := l.readSubject(ctx, EventsStream, subject, after, func(e Entry) error { return fn(l.markVoid(e)) }); err != nil {
 		return fmt.Errorf("read subject %s after %d: %w", subject, after, err)
 	}
 	return nil
@@ -206,7 +209,7 @@ func (l *Log) LastOnSubject(ctx context.Context, subject string) (Entry, error) 
 	if err != nil {
 		return Entry{}, fmt.Errorf("last on subject %s: %w", subject, err)
 	}
-	return e, nil
+	return l.markVoid(e), nil
 }
 
 // Get returns the entry at one position of the event log, or ErrNotFound.
@@ -220,5 +223,5 @@ func (l *Log) Get(ctx context.Context, seq uint64) (Entry, error) {
 	if err != nil {
 		return Entry{}, fmt.Errorf("event %d: %w: %w", seq, ErrUnavailable, err)
 	}
-	return Entry{Seq: m.Sequence, Subject: m.Subject, Data: m.Data, Header: ownHeaders(m.Header), Time: m.Time}, nil
+	return l.markVoid(Entry{Seq: m.Sequence, Subject: m.Subject, Data: m.Data, Header: ownHeaders(m.Header), Time: m.Time}), nil
 }

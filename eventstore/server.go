@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -50,6 +51,10 @@ type ServerConfig struct {
 	StoreDir string // JetStream file store directory
 	Host     string // default "127.0.0.1"
 	Port     int    // default 4222; -1 = random (tests)
+	// StagingDir, when set, is where the server stages the atomic batches
+	// of the event stream before their commit, instead of beside the
+	// stream; see staging.go. Meant for tmpfs, such as MemoryStagingDir.
+	StagingDir string
 
 	// enginePassword pins the engine's password; only tests that restart a
 	// server under a live connection need it, everything else gets a fresh
@@ -62,6 +67,7 @@ type Server struct {
 	ns       *server.Server
 	password string
 	cfg      ServerConfig
+	void     [2]uint64 // the uncommitted batch found at start, if any
 }
 
 // OpenServer starts an embedded server and waits until it accepts clients.
@@ -122,7 +128,13 @@ func OpenServer(cfg ServerConfig) (*Server, error) {
 	if addr, ok := ns.Addr().(*net.TCPAddr); ok {
 		cfg.Port = addr.Port
 	}
-	return &Server{ns: ns, password: password, cfg: cfg}, nil
+	s := &Server{ns: ns, password: password, cfg: cfg}
+	if err := s.afterStart(); err != nil {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		return nil, fmt.Errorf("open server: %w: %w", ErrServer, err)
+	}
+	return s, nil
 }
 
 func randomPassword() (string, error) {
@@ -179,12 +191,17 @@ func (s *Server) Restart() error {
 	if err != nil {
 		return fmt.Errorf("restart: %w", err)
 	}
-	s.ns = ns.ns
+	s.ns, s.void = ns.ns, ns.void
 	return nil
 }
 
 // Shutdown stops the server gracefully and waits until it has stopped.
+// A batch staged but not committed is dropped with the server, so the
+// staging directory is left empty and removed.
 func (s *Server) Shutdown() {
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
+	if s.cfg.StagingDir != "" {
+		_ = os.RemoveAll(s.cfg.StagingDir)
+	}
 }

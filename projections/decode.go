@@ -23,8 +23,9 @@ type item struct {
 	body    string
 	erased  bool
 	openErr error
-	// skip marks an entry the views do not use (a type they do not know,
-	// or one that cannot be read): its position still counts as applied.
+	// skip marks an entry the views do not use (a void position, a type
+	// they do not know, or one that cannot be read): its position still
+	// counts as applied.
 	skip bool
 }
 
@@ -34,6 +35,9 @@ var errUnknownType = errors.New("unknown event type")
 // unknown type (a newer writer; skipped quietly) from a malformed event,
 // and keeps the payload's raw JSON.
 func decode(e eventstore.Entry) (item, error) {
+	if e.Void {
+		return item{seq: e.Seq, skip: true}, nil
+	}
 	it, _, err := decodeFull(e)
 	return it, err
 }

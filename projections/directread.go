@@ -98,6 +98,7 @@ func directRange(ctx context.Context, l *eventstore.Log, from, to uint64, fn fun
 		}
 		for i := range got {
 			got[i].Seq = next + uint64(i)
+			got[i].Void = l.Void(got[i].Seq)
 		}
 		next = last + 1
 		// The server prepares the next answer while this one is applied.

@@ -357,6 +357,7 @@ type logPage struct {
 		TicketID string `json:"ticket_id"`
 	} `json:"events"`
 	LastPosition uint64 `json:"last_position"`
+	NextAfter    uint64 `json:"next_after"`
 }
 
 type logEventKey struct{ typ, agg, ticket string }
@@ -381,7 +382,10 @@ func (lg *loadGen) readLog(after uint64, byCmd map[string][]logEventKey, s *Load
 			}
 			other(fmt.Sprintf("event %d (%s) of command %q not sent by this run", e.Position, e.Type, e.CommandID))
 		}
-		if len(p.Events) == 0 || after >= p.LastPosition {
+		// A page can hold no event at all (void positions), so paging goes
+		// by next_after rather than by the last event seen.
+		after = max(after, p.NextAfter)
+		if after >= p.LastPosition || p.NextAfter == 0 && len(p.Events) == 0 {
 			return after, nil
 		}
 	}

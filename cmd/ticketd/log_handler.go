@@ -63,10 +63,16 @@ func (a *api) rawLog(w http.ResponseWriter, r *http.Request, user domain.User) {
 		return
 	}
 	events := []logEvent{}
+	next := after
 	if after < last {
 		to := min(after+limit, last)
 		var bad error
+		next = to
 		err = a.m.Log.ReadRange(ctx, after+1, to, func(e eventstore.Entry) error {
+			if e.Void {
+				// Not an event: part of a batch never committed (docs/reliability.md).
+				return nil
+			}
 			ev, err := domain.UnmarshalEvent(e.Data)
 			if err != nil {
 				bad = domain.Errorf(domain.EInternal, "event %d could not be decoded", e.Seq)
@@ -85,5 +91,5 @@ func (a *api) rawLog(w http.ResponseWriter, r *http.Request, user domain.User) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": events, "last_position": last})
+	writeJSON(w, http.StatusOK, map[string]any{"events": events, "last_position": last, "next_after": next})
 }

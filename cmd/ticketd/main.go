@@ -60,6 +60,9 @@ type Config struct {
 	TestClock      bool
 	Replicas       int
 	BootstrapToken string
+	// BatchStaging is where the embedded server stages atomic batches:
+	// "memory" (tmpfs, the default where there is one) or "disk".
+	BatchStaging string
 }
 
 // Main is the program, built so that tests run it in-process.
@@ -119,9 +122,17 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.BoolVar(&c.TestClock, "test-clock", testClock, "run on a manual clock moved by POST /v1/test-clock/advance")
 	replicas, _ := strconv.Atoi(env("REPLICAS", strconv.Itoa(c.Replicas)))
 	fs.IntVar(&c.Replicas, "replicas", replicas, "stream replicas (on a NATS cluster)")
+	if c.BatchStaging == "" {
+		c.BatchStaging = "memory"
+	}
+	fs.StringVar(&c.BatchStaging, "batch-staging", env("BATCH_STAGING", c.BatchStaging),
+		`where the embedded server stages atomic batches before their commit: "memory" (tmpfs, falls back to disk without one) or "disk"`)
 	c.BootstrapToken = getenv("TICKETD_BOOTSTRAP_TOKEN")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if c.BatchStaging != "memory" && c.BatchStaging != "disk" {
+		return fmt.Errorf(`-batch-staging must be "memory" or "disk", got %q`, c.BatchStaging)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
@@ -141,6 +152,16 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Log, err = eventstore.OpenLog(ctx, m.NC, eventstore.LogConfig{Replicas: m.Config.Replicas, OnBatch: metrics.OnBatch})
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
+	}
+	if m.Server != nil {
+		// The stream exists now, on a first start too.
+		if err := m.Server.StageBatches(); err != nil {
+			return err
+		}
+		if v := m.Server.UncommittedBatch(); v[0] != 0 {
+			m.Logger.Warn("voided a batch whose commit never came (power loss during a commit); it was never acknowledged",
+				"first_position", v[0], "last_position", v[1])
+		}
 	}
 	cfg := eventstore.EngineConfig{Metrics: metrics, Logger: m.Logger}
 	if m.Config.TestClock {
@@ -195,8 +216,13 @@ func (m *Main) connect() error {
 	if port == 0 {
 		port = -1
 	}
+	store := filepath.Join(m.Config.DataDir, "nats")
+	staging := ""
+	if m.Config.BatchStaging == "memory" {
+		staging = eventstore.MemoryStagingDir(store)
+	}
 	m.Server, err = eventstore.OpenServer(eventstore.ServerConfig{
-		StoreDir: filepath.Join(m.Config.DataDir, "nats"), Host: host, Port: port})
+		StoreDir: store, Host: host, Port: port, StagingDir: staging})
 	if err != nil {
 		return fmt.Errorf("start embedded NATS: %w", err)
 	}

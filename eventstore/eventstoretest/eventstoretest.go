@@ -43,6 +43,9 @@ func MustOpenLog(tb testing.TB, srv *eventstore.Server, cfg eventstore.LogConfig
 	if err != nil {
 		tb.Fatalf("open log: %v", err)
 	}
+	if err := srv.StageBatches(); err != nil {
+		tb.Fatalf("stage batches: %v", err)
+	}
 	tb.Cleanup(l.Close)
 	return l
 }
