@@ -89,7 +89,7 @@ func (w *worker) run() {
 // batch fails a check, halves are retried so that only the stale calls end
 // with ErrConflict.
 func (w *worker) commit(calls []*call) {
-	if len(calls) > 1 && len(calls) <= pipelineMax && allSingle(calls) {
+	if len(calls) > 1 && len(calls) <= w.l.cfg.PlainMax && allSingle(calls) {
 		w.commitEach(calls)
 		return
 	}

@@ -28,6 +28,10 @@ const (
 
 	// serverMaxBatch is the server's limit on messages in one atomic batch.
 	serverMaxBatch = 1000
+
+	// DiskStagingPlainMax is LogConfig.PlainMax for a server that stages
+	// batches on disk (docs/performance.md, BenchmarkBatchSize).
+	DiskStagingPlainMax = 16
 )
 
 // LogConfig configures a Log. Zero values take the defaults.
@@ -36,6 +40,14 @@ type LogConfig struct {
 	Workers  int                                           // group-commit batches in flight, default 1
 	MaxBatch int                                           // max messages per atomic batch, default 500 (server max 1000)
 	OnBatch  func(requests, messages int, d time.Duration) // optional hook for metrics, called per committed batch
+	// PlainMax is the largest group of one-record appends sent as plain
+	// publishes in flight together, each with its own fsync, rather than
+	// as one atomic batch. A batch has a fixed cost: the server stages it
+	// in a store of its own, created and removed per batch. With staging
+	// on tmpfs that is less than two fsyncs, so the default is 2. With
+	// staging on an ext4 disk it is 5-15 ms, as much as ten to twenty
+	// fsyncs: use DiskStagingPlainMax there.
+	PlainMax int
 	// PublishTimeout bounds the wait for a commit's acknowledgement and for
 	// each answer while reading. Default 5s.
 	PublishTimeout time.Duration
@@ -53,6 +65,9 @@ func (c *LogConfig) setDefaults() error {
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 500
+	}
+	if c.PlainMax <= 0 {
+		c.PlainMax = 2
 	}
 	if c.MaxBatch > serverMaxBatch {
 		return fmt.Errorf("%w: MaxBatch %d above the server limit %d", ErrInvalid, c.MaxBatch, serverMaxBatch)

@@ -93,19 +93,26 @@ type CommandServer struct {
 	sub     *nats.Subscription
 	logger  *slog.Logger
 	timeout time.Duration
-	sem     chan struct{}
-	wg      sync.WaitGroup
+	sem     chan struct{} // one slot per running worker
+	work    chan *nats.Msg
+	wg      sync.WaitGroup // one count per request not yet answered
 }
 
+// workerIdle is how long a command worker waits for another request
+// before it exits. Workers outlive their request so that their stacks,
+// grown by decoding and deciding, are not grown again for every request:
+// that copying cost as much as the JSON decoding itself.
+const workerIdle = 10 * time.Second
+
 // ServeCommands subscribes to command requests with the engines' queue
-// group. Each request runs in its own goroutine (up to maxInFlight at
-// once), so concurrent commands reach the group commit together.
+// group. Requests run concurrently, up to maxInFlight at once, so that
+// concurrent commands reach the group commit together.
 func ServeCommands(e *Engine, nc *nats.Conn, maxInFlight int) (*CommandServer, error) {
 	if maxInFlight <= 0 {
 		maxInFlight = 4096
 	}
 	s := &CommandServer{engine: e, nc: nc, logger: e.cfg.Logger, timeout: 10 * time.Second,
-		sem: make(chan struct{}, maxInFlight)}
+		sem: make(chan struct{}, maxInFlight), work: make(chan *nats.Msg)}
 	sub, err := nc.QueueSubscribe(CommandSubjectPrefix+">", commandQueue, s.onMsg)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to commands: %w", err)
@@ -117,13 +124,35 @@ func ServeCommands(e *Engine, nc *nats.Conn, maxInFlight int) (*CommandServer, e
 	return s, nil
 }
 
+// onMsg hands a request to an idle worker, or starts one more worker, or
+// at the limit waits for a worker to be free.
 func (s *CommandServer) onMsg(m *nats.Msg) {
-	s.sem <- struct{}{}
 	s.wg.Add(1)
-	go func() {
-		defer func() { <-s.sem; s.wg.Done() }()
+	select {
+	case s.work <- m:
+	default:
+		select {
+		case s.sem <- struct{}{}:
+			go s.worker(m)
+		case s.work <- m:
+		}
+	}
+}
+
+func (s *CommandServer) worker(m *nats.Msg) {
+	defer func() { <-s.sem }()
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
 		s.handle(m)
-	}()
+		s.wg.Done()
+		idle.Reset(workerIdle)
+		select {
+		case m = <-s.work:
+		case <-idle.C:
+			return
+		}
+	}
 }
 
 func (s *CommandServer) handle(m *nats.Msg) {

@@ -10,14 +10,6 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// pipelineMax is the largest group of single-record calls sent as plain
-// publishes rather than as one atomic batch. The server stages a batch in a
-// store of its own, created and removed for each batch with several fsyncs
-// of files and directories: on an ext4 disk that costs 5-15 ms, as much as
-// ten to twenty single-message writes with their own fsync, so small groups
-// go faster unbatched.
-const pipelineMax = 16
-
 func allSingle(calls []*call) bool {
 	for _, c := range calls {
 		if c.n != 1 {

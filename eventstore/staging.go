@@ -96,6 +96,10 @@ func (s *Server) StageBatches() error {
 	return nil
 }
 
+// StagesInMemory reports whether batches are staged in StagingDir rather
+// than on the store's disk.
+func (s *Server) StagesInMemory() bool { return s.cfg.StagingDir != "" }
+
 // UncommittedBatch returns the positions of the uncommitted batch this
 // start of the server found and voided, [0 0] if none.
 func (s *Server) UncommittedBatch() [2]uint64 { return s.void }

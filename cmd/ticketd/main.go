@@ -71,8 +71,12 @@ type Main struct {
 	Stdout io.Writer
 	Logger *slog.Logger
 
-	Server   *eventstore.Server
-	NC       *nats.Conn
+	Server *eventstore.Server
+	NC     *nats.Conn
+	// CmdNC carries the command requests and replies, apart from NC's
+	// batches, acks and tail, so that neither waits behind the other on
+	// one connection's reader and writer.
+	CmdNC    *nats.Conn
 	Log      *eventstore.Log
 	Engine   *eventstore.Engine
 	Commands *eventstore.CommandServer
@@ -149,7 +153,11 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := eventstore.NewMetrics(m.Registry)
 	var err error
-	m.Log, err = eventstore.OpenLog(ctx, m.NC, eventstore.LogConfig{Replicas: m.Config.Replicas, OnBatch: metrics.OnBatch})
+	logCfg := eventstore.LogConfig{Replicas: m.Config.Replicas, OnBatch: metrics.OnBatch}
+	if m.Server != nil && !m.Server.StagesInMemory() {
+		logCfg.PlainMax = eventstore.DiskStagingPlainMax
+	}
+	m.Log, err = eventstore.OpenLog(ctx, m.NC, logCfg)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
 	}
@@ -186,7 +194,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.openViews(ctx); err != nil {
 		return err
 	}
-	m.Commands, err = eventstore.ServeCommands(m.Engine, m.NC, 0)
+	m.Commands, err = eventstore.ServeCommands(m.Engine, m.CmdNC, 0)
 	if err != nil {
 		return err
 	}
@@ -198,12 +206,19 @@ func (m *Main) connect() error {
 	if m.Config.NATSURL != "" {
 		// Replies to the engine (event and key reads) go to an inbox prefix
 		// of its own, never to the _INBOX.> that producers may read.
-		m.NC, err = nats.Connect(m.Config.NATSURL, nats.Name("ticketd"), nats.MaxReconnects(-1),
-			nats.CustomInboxPrefix(eventstore.EngineInboxPrefix))
-		if err != nil {
-			return fmt.Errorf("connect to %s: %w", m.Config.NATSURL, err)
+		dial := func(name string) (*nats.Conn, error) {
+			nc, err := nats.Connect(m.Config.NATSURL, nats.Name(name), nats.MaxReconnects(-1),
+				nats.CustomInboxPrefix(eventstore.EngineInboxPrefix))
+			if err != nil {
+				return nil, fmt.Errorf("connect to %s: %w", m.Config.NATSURL, err)
+			}
+			return nc, nil
 		}
-		return nil
+		if m.NC, err = dial("ticketd"); err != nil {
+			return err
+		}
+		m.CmdNC, err = dial("ticketd-commands")
+		return err
 	}
 	host, portStr, err := net.SplitHostPort(m.Config.NATSListen)
 	if err != nil {
@@ -226,7 +241,10 @@ func (m *Main) connect() error {
 	if err != nil {
 		return fmt.Errorf("start embedded NATS: %w", err)
 	}
-	m.NC, err = m.Server.EngineConnect("ticketd", nats.MaxReconnects(-1))
+	if m.NC, err = m.Server.EngineConnect("ticketd", nats.MaxReconnects(-1)); err != nil {
+		return err
+	}
+	m.CmdNC, err = m.Server.EngineConnect("ticketd-commands", nats.MaxReconnects(-1))
 	return err
 }
 
@@ -309,6 +327,9 @@ func (m *Main) Close() error {
 	}
 	if m.Log != nil {
 		m.Log.Close()
+	}
+	if m.CmdNC != nil {
+		m.CmdNC.Close()
 	}
 	if m.NC != nil {
 		m.NC.Close()
