@@ -99,13 +99,23 @@ func BenchmarkReadRange(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
 
-// BenchmarkBatchSize measures what one atomic batch costs by its size:
-// each iteration appends one call of n records, on n fresh subjects, so it
-// goes out as exactly one batch (one record: one plain publish).
+// BenchmarkBatchSize measures what one atomic batch costs by its size,
+// with the server staging batches on disk and in memory: each iteration
+// appends one call of n records, on n fresh subjects, so it goes out as
+// exactly one batch (one record: one plain publish).
 //
 //	go test -run '^$' -bench BenchmarkBatchSize -benchtime 20x ./eventstore/
 func BenchmarkBatchSize(b *testing.B) {
-	l := eventstoretest.MustOpenLog(b, eventstoretest.MustOpenServer(b), eventstore.LogConfig{Workers: 1, MaxBatch: 1000})
+	b.Run("staging=disk", func(b *testing.B) {
+		benchBatchSize(b, eventstoretest.MustOpenDiskStagingServer(b))
+	})
+	b.Run("staging=memory", func(b *testing.B) {
+		benchBatchSize(b, eventstoretest.MustOpenServer(b))
+	})
+}
+
+func benchBatchSize(b *testing.B, srv *eventstore.Server) {
+	l := eventstoretest.MustOpenLog(b, srv, eventstore.LogConfig{Workers: 1, MaxBatch: 1000})
 	data := make([]byte, 300)
 	for _, n := range []int{1, 2, 10, 100, 500} {
 		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {

@@ -5,15 +5,12 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/ticketbus/ticketbus/domain"
 	"github.com/ticketbus/ticketbus/eventstore"
+	"github.com/ticketbus/ticketbus/eventstore/eventstoretest"
 	"github.com/ticketbus/ticketbus/projections"
 )
 
@@ -44,52 +41,17 @@ func TestUncommittedBatchIsVoid(t *testing.T) {
 	if len(recs) == 0 {
 		t.Fatal("bob's first message wrote no event on his subject")
 	}
-	// The commit, taken away below, is one more message.
-	recs = append(recs, recs[len(recs)-1])
 
-	// A stream that still allows deletes, so that the commit can be taken
-	// away once the batch is in.
 	e := newEnv(t)
-	nc, err := e.srv.EngineConnect("setup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: eventstore.EventsStream, Subjects: []string{"tb.ev.>"},
-		Storage: jetstream.FileStorage, AllowAtomicPublish: true, AllowDirect: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := "lostbatch"
-	var ack *nats.Msg
+	msgs := make([]eventstoretest.Message, len(recs))
 	for i, r := range recs {
-		m := nats.NewMsg(r.Subject)
-		m.Data = r.Data
-		m.Header.Set("Nats-Batch-Id", id)
-		m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
-		if i == len(recs)-1 {
-			m.Header.Set("Nats-Batch-Commit", "1")
-			if ack, err = nc.RequestMsgWithContext(ctx, m); err != nil {
-				t.Fatal(err)
-			}
-			break
-		}
-		if err := nc.PublishMsg(m); err != nil {
-			t.Fatal(err)
-		}
+		msgs[i] = eventstoretest.Message{Subject: r.Subject, Data: r.Data}
 	}
-	if !strings.Contains(string(ack.Data), `"count":`+strconv.Itoa(len(recs))) {
-		t.Fatalf("batch not committed: %s", ack.Data)
+	first, last := eventstoretest.MustLeaveUncommittedBatch(t, e.srv, msgs)
+	if first != 1 || last != uint64(len(recs)) {
+		t.Fatalf("batch at %d..%d", first, last)
 	}
-	end := uint64(len(recs))
-	if err := st.DeleteMsg(ctx, end); err != nil {
-		t.Fatal(err)
-	}
-	nc.Close()
+	end := last + 1 // the deleted commit
 
 	if err := e.srv.Restart(); err != nil {
 		t.Fatal(err)
@@ -123,7 +85,7 @@ func TestUncommittedBatchIsVoid(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if len(seen) != int(end) { // the deleted commit is not read at all
+	if len(seen) != int(end) { // all but the deleted commit, plus the record
 		t.Errorf("read %v as void, want every position of 1..%d but the deleted one", seen, end+1)
 	}
 

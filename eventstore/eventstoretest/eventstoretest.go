@@ -11,10 +11,24 @@ import (
 )
 
 // MustOpenServer starts an embedded server on a random port with its store
-// in a temporary directory, and shuts it down when the test ends.
+// in a temporary directory, staging batches in memory as ticketd does by
+// default, and shuts it down when the test ends.
 func MustOpenServer(tb testing.TB) *eventstore.Server {
 	tb.Helper()
-	srv, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: tb.TempDir(), Port: -1})
+	dir := tb.TempDir()
+	return mustOpen(tb, eventstore.ServerConfig{StoreDir: dir, Port: -1, StagingDir: eventstore.MemoryStagingDir(dir)})
+}
+
+// MustOpenDiskStagingServer is MustOpenServer with batches staged on disk
+// beside the stream.
+func MustOpenDiskStagingServer(tb testing.TB) *eventstore.Server {
+	tb.Helper()
+	return mustOpen(tb, eventstore.ServerConfig{StoreDir: tb.TempDir(), Port: -1})
+}
+
+func mustOpen(tb testing.TB, cfg eventstore.ServerConfig) *eventstore.Server {
+	tb.Helper()
+	srv, err := eventstore.OpenServer(cfg)
 	if err != nil {
 		tb.Fatalf("open server: %v", err)
 	}
