@@ -23,13 +23,27 @@ import (
 // concurrent producers, beside a raw baseline measured in the same run on
 // the same server: one 300-byte message per synchronous JetStream publish,
 // fsync on every write. Each sub-benchmark reports its rate and its ratio
-// to that baseline, so the comparison survives a noisy machine.
+// to that baseline, so the comparison survives a noisy machine. The
+// server stages batches in memory, as ticketd does by default;
+// BENCH_STAGING=disk stages them on disk, BENCH_WORKERS sets the commit
+// workers.
 //
-//	go test -run x -bench BenchmarkDurableCommands -benchtime 3000x ./eventstore/
+//	go test -run '^$' -bench BenchmarkDurableCommands -benchtime 30000x ./eventstore/
 func BenchmarkDurableCommands(b *testing.B) {
 	e := newEnv(b)
 	if w := os.Getenv("BENCH_WORKERS"); w != "" {
 		e.logCfg.Workers, _ = strconv.Atoi(w)
+	}
+	if os.Getenv("BENCH_STAGING") == "disk" {
+		// ticketd -batch-staging disk: the server again, staging beside
+		// the stream, and plain publishes for groups of up to 16.
+		e.srv.Shutdown()
+		srv, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: e.dir, Port: e.port})
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.srv = srv
+		e.logCfg.PlainMax = eventstore.DiskStagingPlainMax
 	}
 	var batches, batched atomic.Int64
 	e.logCfg.OnBatch = func(requests, _ int, _ time.Duration) {
