@@ -88,14 +88,16 @@ func (e *Engine) Handle(ctx context.Context, authorization, name string, body []
 
 // CommandServer answers command requests on tickets.cmd.<name>.
 type CommandServer struct {
-	engine  *Engine
-	nc      *nats.Conn
-	sub     *nats.Subscription
-	logger  *slog.Logger
-	timeout time.Duration
-	sem     chan struct{} // one slot per running worker
-	work    chan *nats.Msg
-	wg      sync.WaitGroup // one count per request not yet answered
+	engine   *Engine
+	nc       *nats.Conn
+	sub      *nats.Subscription
+	logger   *slog.Logger
+	timeout  time.Duration
+	sem      chan struct{} // one slot per running worker
+	work     chan *nats.Msg
+	wg       sync.WaitGroup // one count per request not yet answered
+	quit     chan struct{}  // closed by Drain: idle workers exit
+	quitOnce sync.Once
 }
 
 // workerIdle is how long a command worker waits for another request
@@ -112,7 +114,7 @@ func ServeCommands(e *Engine, nc *nats.Conn, maxInFlight int) (*CommandServer, e
 		maxInFlight = 4096
 	}
 	s := &CommandServer{engine: e, nc: nc, logger: e.cfg.Logger, timeout: 10 * time.Second,
-		sem: make(chan struct{}, maxInFlight), work: make(chan *nats.Msg)}
+		sem: make(chan struct{}, maxInFlight), work: make(chan *nats.Msg), quit: make(chan struct{})}
 	sub, err := nc.QueueSubscribe(CommandSubjectPrefix+">", commandQueue, s.onMsg)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to commands: %w", err)
@@ -151,6 +153,8 @@ func (s *CommandServer) worker(m *nats.Msg) {
 		case m = <-s.work:
 		case <-idle.C:
 			return
+		case <-s.quit:
+			return
 		}
 	}
 }
@@ -186,4 +190,5 @@ func (s *CommandServer) handle(m *nats.Msg) {
 func (s *CommandServer) Drain() {
 	_ = s.sub.Unsubscribe()
 	s.wg.Wait()
+	s.quitOnce.Do(func() { close(s.quit) })
 }

@@ -196,12 +196,12 @@ func (s *Server) Restart() error {
 }
 
 // Shutdown stops the server gracefully and waits until it has stopped.
-// A batch staged but not committed is dropped with the server, so the
-// staging directory is left empty and removed.
+// An empty staging directory is removed with it; one that still holds a
+// batch is left for the next start to repair from.
 func (s *Server) Shutdown() {
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
 	if s.cfg.StagingDir != "" {
-		_ = os.RemoveAll(s.cfg.StagingDir)
+		_ = os.Remove(s.cfg.StagingDir)
 	}
 }
