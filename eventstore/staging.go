@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // nats-server stages every atomic batch of a single-replica file stream in
@@ -36,9 +37,13 @@ func MemoryStagingDir(storeDir string) string {
 	if err != nil {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(abs))
+	sum := sha256.Sum256([]byte(strconv.Itoa(os.Getuid()) + ":" + abs))
 	return filepath.Join("/dev/shm", "ticketbus-staging-"+hex.EncodeToString(sum[:8]))
 }
+
+// ErrStagingRefused says batch staging could not be moved to StagingDir;
+// it stays on disk beside the stream, which is always safe, only slower.
+var ErrStagingRefused = errors.New("eventstore: batch staging stays on disk")
 
 // afterStart runs once the server accepts clients and before any of
 // Ticketbus's own do: it voids an uncommitted batch left at the end of the
@@ -58,7 +63,12 @@ func (s *Server) afterStart() error {
 	if found[0] != 0 {
 		s.void = found
 	}
-	return s.StageBatches()
+	// A refusal is reported again by the caller's own StageBatches call,
+	// which knows how to log it; staging on disk is no reason not to start.
+	if err := s.StageBatches(); err != nil && !errors.Is(err, ErrStagingRefused) {
+		return err
+	}
+	return nil
 }
 
 // StageBatches points the event stream's batch staging at StagingDir. The
@@ -80,12 +90,21 @@ func (s *Server) StageBatches() error {
 		return nil
 	}
 	// What the directory holds is left from before this start: the server
-	// has already restored from it whatever it could.
+	// has already restored from it whatever it could. It is made anew, and
+	// must then be this process's own: /dev/shm is shared by every user of
+	// the machine, and a directory someone else made would let them read
+	// or forge batches.
 	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("staging: %w", err)
+		return fmt.Errorf("%w: %s: %w", ErrStagingRefused, dir, err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("staging: %w", err)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return fmt.Errorf("%w: %w", ErrStagingRefused, err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("%w: %w", ErrStagingRefused, err)
+	}
+	if !ownPrivateDir(dir) {
+		return fmt.Errorf("%w: %s is not a directory of this user's, private to it", ErrStagingRefused, dir)
 	}
 	if err := os.Remove(link); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil // a batch is staged there right now

@@ -163,7 +163,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	if m.Server != nil {
 		// The stream exists now, on a first start too.
-		if err := m.Server.StageBatches(); err != nil {
+		if err := m.Server.StageBatches(); errors.Is(err, eventstore.ErrStagingRefused) {
+			m.Logger.Warn("batch staging stays on disk", "err", err)
+		} else if err != nil {
 			return err
 		}
 		if v := m.Server.UncommittedBatch(); v[0] != 0 {
