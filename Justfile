@@ -14,8 +14,13 @@ ci:
 
 # Durable command throughput at 1, 16 and 256 producers beside the raw
 # JetStream publish baseline (docs/performance.md).
+# BENCH_STAGING=disk stages batches on disk instead of in memory.
 bench:
-    go test -run x -bench BenchmarkDurableCommands -benchtime 3000x ./eventstore/
+    go test -run '^$' -bench BenchmarkDurableCommands -benchtime 30000x ./eventstore/
+
+# What one atomic batch costs by its size, staged on disk and in memory.
+bench-batch:
+    go test -run '^$' -bench BenchmarkBatchSize -benchtime 20x ./eventstore/
 
 # Fuzz command decoding, event decoding and replay for a bounded time each.
 fuzz TIME="30s":
