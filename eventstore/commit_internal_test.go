@@ -22,13 +22,19 @@ type gatedLog struct {
 
 func openGated(t *testing.T, gateSubject string) *gatedLog {
 	t.Helper()
+	return openGatedWith(t, gateSubject, LogConfig{})
+}
+
+// openGatedWith is openGated with cfg's PlainMax.
+func openGatedWith(t *testing.T, gateSubject string, base LogConfig) *gatedLog {
+	t.Helper()
 	srv := openTestServer(t, t.TempDir(), -1, "")
 	t.Cleanup(srv.Shutdown)
 	g := &gatedLog{}
 	entered, gate := make(chan struct{}), make(chan struct{})
 	var first, rel sync.Once
 	g.release = func() { rel.Do(func() { close(gate) }) }
-	cfg := LogConfig{Workers: 1, OnBatch: func(requests, _ int, _ time.Duration) {
+	cfg := LogConfig{Workers: 1, PlainMax: base.PlainMax, OnBatch: func(requests, _ int, _ time.Duration) {
 		held := false
 		first.Do(func() { held = true; close(entered); <-gate })
 		if !held {
@@ -204,5 +210,45 @@ func TestTimeoutIsUnknownOutcome(t *testing.T) {
 	_, err := l.Append(context.Background(), []Record{{Subject: "tb.ev.x", Data: []byte("x")}})
 	if !errors.Is(err, ErrUnknownOutcome) {
 		t.Fatalf("err = %v, want ErrUnknownOutcome", err)
+	}
+}
+
+// TestPlainMax checks the choice between plain publishes and one atomic
+// batch for a group of one-record calls: plain up to PlainMax calls, a
+// batch above, as the stored messages' batch headers show.
+func TestPlainMax(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		calls, plainMax int
+		batched         bool
+	}{
+		{2, 0, false}, // the default, 2
+		{3, 0, true},
+		{3, DiskStagingPlainMax, false},
+		{17, DiskStagingPlainMax, true},
+	} {
+		t.Run(fmt.Sprintf("calls=%d/plainMax=%d", c.calls, c.plainMax), func(t *testing.T) {
+			t.Parallel()
+			g := openGatedWith(t, "tb.ev.gate", LogConfig{PlainMax: c.plainMax})
+			ctx := context.Background()
+			var chans []<-chan result
+			for i := range c.calls {
+				chans = append(chans, g.enqueue(t, ctx, Record{Subject: fmt.Sprintf("tb.ev.p%d", i), Data: []byte("x")}))
+			}
+			g.release()
+			for i, ch := range chans {
+				r := <-ch
+				if r.err != nil {
+					t.Fatalf("call %d: %v", i, r.err)
+				}
+				m, err := g.events.GetMsg(ctx, r.seqs[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if batched := m.Header.Get(hdrBatchID) != ""; batched != c.batched {
+					t.Fatalf("call %d stored with batch id %q, want batched %v", i, m.Header.Get(hdrBatchID), c.batched)
+				}
+			}
+		})
 	}
 }

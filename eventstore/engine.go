@@ -223,7 +223,11 @@ func (e *Engine) refresh(ctx context.Context, subjects []string) error {
 		after := e.st.seqs[subj]
 		e.st.mu.Unlock()
 		err := e.log.ReadSubject(ctx, subj, after, func(en Entry) error {
-			ev, err := domain.UnmarshalEvent(en.Data)
+			var ev domain.Event
+			var err error
+			if !en.Void {
+				ev, err = domain.UnmarshalEvent(en.Data)
+			}
 			if en.Void || err != nil {
 				e.st.mu.Lock()
 				e.st.passLocked(en.Subject, en.Seq)

@@ -30,7 +30,7 @@ func TestRoles(t *testing.T) {
 			}
 		}
 		check("inbound", role.Can(domain.PermInbound),
-			send(t, nc, token, "inbound", map[string]any{"profile_id": "gina", "body": "from " + string(role)}).code())
+			send(t, nc, token, "inbound", map[string]any{"profile_id": "gina", "body": "from " + string(role)}).Code())
 		for _, c := range []struct {
 			name string
 			body map[string]any
@@ -44,7 +44,7 @@ func TestRoles(t *testing.T) {
 			{"block", map[string]any{"phone": "+4915100000001"}},
 			{"unblock", map[string]any{"phone": "+4915100000001"}},
 		} {
-			check(c.name, role.Can(domain.PermTicketCommands), send(t, nc, token, c.name, c.body).code())
+			check(c.name, role.Can(domain.PermTicketCommands), send(t, nc, token, c.name, c.body).Code())
 		}
 		_, _, err = h.engine.CreateUser(context.Background(), user, "new", domain.RoleSupport)
 		check("create user", role.Can(domain.PermManageUsers), domain.ErrorCode(err))
@@ -64,7 +64,7 @@ func TestRoles(t *testing.T) {
 	}
 
 	for _, tok := range []string{"", "tbk_not-a-real-token"} {
-		if c := send(t, nc, tok, "inbound", map[string]any{"profile_id": "gina", "body": "x"}).code(); c != domain.EUnauthenticated {
+		if c := send(t, nc, tok, "inbound", map[string]any{"profile_id": "gina", "body": "x"}).Code(); c != domain.EUnauthenticated {
 			t.Errorf("token %q: code %q, want unauthenticated", tok, c)
 		}
 	}
@@ -111,7 +111,7 @@ func TestBadInput(t *testing.T) {
 		{"nested subject", "close.extra", `{}`},
 	} {
 		r := sendRaw(t, nc, e.owner, c.cmd, []byte(c.body))
-		if r.code() != domain.EInvalid || r.Error.Message == "" {
+		if r.Code() != domain.EInvalid || r.Error.Message == "" {
 			t.Errorf("%s: got %+v, want invalid_argument with a message", c.name, r)
 		}
 	}

@@ -159,8 +159,10 @@ func (e *Engine) confirm(ctx context.Context, recs []Record, evs []domain.Event,
 	defer cancel()
 	var first uint64
 	err := e.log.ReadSubject(ctx, recs[0].Subject, *recs[0].ExpectSubjectSeq, func(en Entry) error {
-		ev, err := domain.UnmarshalEvent(en.Data)
-		if err == nil && !en.Void && ev.ID == evs[0].ID {
+		if en.Void {
+			return nil
+		}
+		if ev, err := domain.UnmarshalEvent(en.Data); err == nil && ev.ID == evs[0].ID {
 			first = en.Seq
 		}
 		return nil

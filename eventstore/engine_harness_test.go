@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/ticketbus/ticketbus/domain"
 	"github.com/ticketbus/ticketbus/eventstore"
+	"github.com/ticketbus/ticketbus/eventstore/eventstoretest"
 )
 
 // env is one embedded server with its store directory.
@@ -174,25 +175,8 @@ func (e *env) startEngine() *engineHandle {
 	return h
 }
 
-// reply is the decoded JSON answer to a command.
-type reply struct {
-	OK        bool   `json:"ok"`
-	TicketID  string `json:"ticket_id"`
-	ProfileID string `json:"profile_id"`
-	Outcome   string `json:"outcome"`
-	Position  uint64 `json:"position"`
-	Error     *struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func (r reply) code() string {
-	if r.Error == nil {
-		return ""
-	}
-	return r.Error.Code
-}
+// reply is a command's JSON answer, decoded apart from the production type.
+type reply = eventstoretest.Reply
 
 // sendRaw sends a command body as a producer would, over NATS.
 func sendRaw(t testing.TB, nc *nats.Conn, token, name string, body []byte) reply {

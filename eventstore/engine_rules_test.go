@@ -98,12 +98,12 @@ func TestClosedTicket(t *testing.T) {
 		{"mark_read", map[string]any{"ticket_id": tk}, ""},
 	} {
 		r := send(t, nc, e.owner, c.name, c.body)
-		if r.code() != c.code {
+		if r.Code() != c.code {
 			t.Errorf("%s on a closed ticket: got %+v, want code %q", c.name, r, c.code)
 		}
 	}
 	missing := send(t, nc, e.owner, "close", map[string]any{"ticket_id": newCommandID()})
-	if missing.code() != domain.ENotFound {
+	if missing.Code() != domain.ENotFound {
 		t.Errorf("close of an unknown ticket: %+v", missing)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -36,9 +37,7 @@ func TestStagingInMemory(t *testing.T) {
 	checkLink("after the log opened")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if _, err := l.Append(ctx, []Record{{Subject: "tb.ev.s.1", Data: []byte("a")}, {Subject: "tb.ev.s.2", Data: []byte("b")}}); err != nil {
-		t.Fatal(err)
-	}
+	stagedIn(ctx, t, l.nc, staging, "b1")
 	reconnected := l.nc.StatusChanged(nats.CONNECTED)
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
@@ -50,13 +49,41 @@ func TestStagingInMemory(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the log did not reconnect after the restart")
 	}
-	if _, err := l.Append(ctx, []Record{{Subject: "tb.ev.s.1", Data: []byte("c")}, {Subject: "tb.ev.s.3", Data: []byte("d")}}); err != nil {
-		t.Fatal(err)
-	}
+	stagedIn(ctx, t, l.nc, staging, "b2")
 	l.Close()
 	srv.Shutdown()
 	if _, err := os.Stat(staging); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("staging directory after shutdown: %v", err)
+	}
+}
+
+// stagedIn sends a batch of two messages and checks that the server
+// staged the first one in dir, and emptied dir at the commit.
+func stagedIn(ctx context.Context, t *testing.T, nc *nats.Conn, dir, id string) {
+	t.Helper()
+	for i, last := range []bool{false, true} {
+		m := nats.NewMsg("tb.ev.staged." + id)
+		m.Data = []byte(id)
+		m.Header.Set(hdrBatchID, id)
+		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
+		if last {
+			m.Header.Set(hdrBatchCommit, "1")
+		}
+		// The server answers the first message once it is staged.
+		ack, err := nc.RequestMsgWithContext(ctx, m)
+		if err != nil {
+			t.Fatalf("batch %s message %d: %v", id, i+1, err)
+		}
+		if _, err := parseAck(ack); err != nil {
+			t.Fatalf("batch %s message %d: %v", id, i+1, err)
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if staged := len(entries) > 0; staged == last {
+			t.Fatalf("batch %s after message %d: %d entries in the staging directory", id, i+1, len(entries))
+		}
 	}
 }
 

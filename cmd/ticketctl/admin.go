@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -37,14 +36,9 @@ func runUsers(r *runner, args []string) error {
 	if action == "add" {
 		return usersAdd(r, args)
 	}
-	fs := r.newFlags("[-min-position N]")
-	minPos := minPosition(fs)
-	if _, err := r.parse(fs, args, 0); err != nil {
+	q, err := r.minPositionOnly(args)
+	if err != nil {
 		return done(err)
-	}
-	q := url.Values{}
-	if err := r.addMinPosition(q, *minPos); err != nil {
-		return err
 	}
 	var users []userInfo
 	if printed, err := r.fetch("GET", "/v1/users", q, nil, &users); printed || err != nil {
@@ -96,14 +90,9 @@ func usersAdd(r *runner, args []string) error {
 }
 
 func runMe(r *runner, args []string) error {
-	fs := r.newFlags("[-min-position N]")
-	minPos := minPosition(fs)
-	if _, err := r.parse(fs, args, 0); err != nil {
+	q, err := r.minPositionOnly(args)
+	if err != nil {
 		return done(err)
-	}
-	q := url.Values{}
-	if err := r.addMinPosition(q, *minPos); err != nil {
-		return err
 	}
 	var u userInfo
 	if printed, err := r.fetch("GET", "/v1/me", q, nil, &u); printed || err != nil {

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,10 +25,7 @@ func TestKillNineMidStream(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	bin := filepath.Join(t.TempDir(), "ticketd")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../ticketd").CombinedOutput(); err != nil {
-		t.Fatalf("go build ../ticketd: %v\n%s", err, out)
-	}
+	bin := buildTicketd(ctx, t)
 	token, dataDir := randomToken(), t.TempDir()
 	server, proc := startTicketdIn(ctx, t, bin, token, dataDir)
 

@@ -36,11 +36,7 @@ func TestEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	bin := filepath.Join(t.TempDir(), "ticketd")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "../ticketd")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ../ticketd: %v\n%s", err, out)
-	}
+	bin := buildTicketd(ctx, t)
 	token := randomToken()
 	server := startTicketd(ctx, t, bin, token)
 	env := map[string]string{"TICKETCTL_SERVER": server, "TICKETCTL_TOKEN": token}
@@ -123,6 +119,42 @@ func TestEndToEnd(t *testing.T) {
 			break
 		}
 	}
+}
+
+// ticketdBuild is the ticketd binary, built once for every test of the
+// package that runs a real process.
+var ticketdBuild struct {
+	once sync.Once
+	dir  string
+	bin  string
+	out  []byte
+	err  error
+}
+
+// TestMain removes the ticketd binary once every test has run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if ticketdBuild.dir != "" {
+		_ = os.RemoveAll(ticketdBuild.dir)
+	}
+	os.Exit(code)
+}
+
+// buildTicketd returns ../ticketd built, building it on the first call.
+func buildTicketd(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	b := &ticketdBuild
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", "ticketd-bin-"); b.err != nil {
+			return
+		}
+		b.bin = filepath.Join(b.dir, "ticketd")
+		b.out, b.err = exec.CommandContext(ctx, "go", "build", "-o", b.bin, "../ticketd").CombinedOutput()
+	})
+	if b.err != nil {
+		t.Fatalf("go build ../ticketd: %v\n%s", b.err, b.out)
+	}
+	return b.bin
 }
 
 // startTicketd runs the engine on a fresh data directory and a test clock

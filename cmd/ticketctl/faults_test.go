@@ -13,21 +13,10 @@ import (
 	"net/http"
 	"net/url"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// buildTicketd builds ../ticketd into a temporary directory.
-func buildTicketd(ctx context.Context, t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ticketd")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../ticketd").CombinedOutput(); err != nil {
-		t.Fatalf("go build ../ticketd: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // freeAddr picks a free loopback TCP address once, so that a restarted
 // engine can listen on the same one.

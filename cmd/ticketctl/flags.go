@@ -142,6 +142,21 @@ func minPosition(fs *flag.FlagSet) *int64 {
 	return fs.Int64("min-position", 0, "wait until the views have applied this log position (read-your-writes)")
 }
 
+// minPositionOnly parses the arguments of a command whose only flag is
+// -min-position and returns its query.
+func (r *runner) minPositionOnly(args []string) (url.Values, error) {
+	fs := r.newFlags("[-min-position N]")
+	minPos := minPosition(fs)
+	if _, err := r.parse(fs, args, 0); err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	if err := r.addMinPosition(q, *minPos); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
 // addMinPosition puts min_position in the query when it was asked for.
 func (r *runner) addMinPosition(q url.Values, n int64) error {
 	if n < 0 {

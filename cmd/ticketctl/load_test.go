@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,10 +18,7 @@ func TestLoad(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	bin := filepath.Join(t.TempDir(), "ticketd")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../ticketd").CombinedOutput(); err != nil {
-		t.Fatalf("go build ../ticketd: %v\n%s", err, out)
-	}
+	bin := buildTicketd(ctx, t)
 	token := randomToken()
 	server, natsURL := startTicketdNATS(ctx, t, bin, token)
 

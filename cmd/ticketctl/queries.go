@@ -153,14 +153,9 @@ type statusCounts struct {
 }
 
 func runCounts(r *runner, args []string) error {
-	fs := r.newFlags("[-min-position N]")
-	minPos := minPosition(fs)
-	if _, err := r.parse(fs, args, 0); err != nil {
+	q, err := r.minPositionOnly(args)
+	if err != nil {
 		return done(err)
-	}
-	q := url.Values{}
-	if err := r.addMinPosition(q, *minPos); err != nil {
-		return err
 	}
 	var counts map[string]statusCounts
 	if printed, err := r.fetch("GET", "/v1/tickets/counts", q, nil, &counts); printed || err != nil {

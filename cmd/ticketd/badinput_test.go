@@ -122,11 +122,11 @@ func TestHostileInputBothTransports(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r := natsRaw(t, nc, ownerToken, tc.command, tc.body); r.OK || r.code() != "invalid_argument" || r.Error.Message == "" {
+			if r := natsRaw(t, nc, ownerToken, tc.command, tc.body); r.OK || r.Code() != "invalid_argument" || r.Error.Message == "" {
 				t.Errorf("nats: got %+v (%+v), want invalid_argument", r, r.Error)
 			}
 			status, r := httpRaw(t, m, ownerToken, tc.command, tc.body)
-			if status != http.StatusBadRequest || r.OK || r.code() != "invalid_argument" || r.Error.Message == "" {
+			if status != http.StatusBadRequest || r.OK || r.Code() != "invalid_argument" || r.Error.Message == "" {
 				t.Errorf("http: status %d, got %+v (%+v), want 400 invalid_argument", status, r, r.Error)
 			}
 			after, err := m.Log.LastSeq(ctx)

@@ -211,7 +211,7 @@ func produce(ctx context.Context, nc *nats.Conn, l *ledger, profiles func() stri
 						l.ack(id, r.Position)
 						break
 					}
-					l.fail("reply " + r.code())
+					l.fail("reply " + r.Code())
 				} else {
 					l.fail("decode")
 				}

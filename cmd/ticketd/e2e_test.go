@@ -260,7 +260,7 @@ func TestQueryErrors(t *testing.T) {
 	} {
 		var r cmdReply
 		status := owner.do("GET", c.path, nil, &r)
-		if status != c.status || r.code() != c.code || !strings.Contains(r.Error.Message, c.says) || strings.Contains(r.Error.Message, "projections") {
+		if status != c.status || r.Code() != c.code || !strings.Contains(r.Error.Message, c.says) || strings.Contains(r.Error.Message, "projections") {
 			t.Errorf("GET %s: %d %+v, want %d %s mentioning %q", c.path, status, r.Error, c.status, c.code, c.says)
 		}
 	}
@@ -312,7 +312,7 @@ func TestCommandErrorsOverHTTP(t *testing.T) {
 		{"closed ticket", ownerToken, "snooze", `{"ticket_id":"` + tk + `","duration":"1h"}`, 409, "ticket_closed"},
 	} {
 		status, r := post(c.token, c.cmd, c.body)
-		if status != c.status || r.OK || r.code() != c.code || r.Error.Message == "" {
+		if status != c.status || r.OK || r.Code() != c.code || r.Error.Message == "" {
 			t.Errorf("%s: %d %+v, want %d %s", c.name, status, r.Error, c.status, c.code)
 		}
 	}

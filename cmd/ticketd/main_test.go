@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
+	"github.com/ticketbus/ticketbus/eventstore/eventstoretest"
 )
 
 // MustRunMain starts ticketd in-process on a temporary data directory,
@@ -85,25 +86,8 @@ func (c *client) do(method, path string, body any, out any) int {
 	return resp.StatusCode
 }
 
-// cmdReply is a command's JSON reply.
-type cmdReply struct {
-	OK        bool   `json:"ok"`
-	TicketID  string `json:"ticket_id"`
-	ProfileID string `json:"profile_id"`
-	Outcome   string `json:"outcome"`
-	Position  uint64 `json:"position"`
-	Error     *struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func (r cmdReply) code() string {
-	if r.Error == nil {
-		return ""
-	}
-	return r.Error.Code
-}
+// cmdReply is a command's JSON answer, decoded apart from the production type.
+type cmdReply = eventstoretest.Reply
 
 // cmd sends a command over HTTP and fails the test unless it succeeds.
 func (c *client) cmd(name string, body map[string]any) cmdReply {

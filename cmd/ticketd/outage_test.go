@@ -64,7 +64,7 @@ func TestNATSOutage(t *testing.T) {
 					acked = append(acked, ack{body, r})
 					mu.Unlock()
 					n.Add(1)
-				case err == nil && status == http.StatusServiceUnavailable && r.code() == domain.EUnavailable:
+				case err == nil && status == http.StatusServiceUnavailable && r.Code() == domain.EUnavailable:
 					unavailable.Add(1)
 					time.Sleep(10 * time.Millisecond) // a producer backs off while the log is away
 				default:

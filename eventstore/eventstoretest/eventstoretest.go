@@ -63,3 +63,26 @@ func MustOpenLog(tb testing.TB, srv *eventstore.Server, cfg eventstore.LogConfig
 	tb.Cleanup(l.Close)
 	return l
 }
+
+// Reply is a command's JSON answer as a client reads it, over NATS or
+// HTTP. It is declared apart from eventstore.Reply on purpose: decoding
+// into the production type would not notice a change of the wire names.
+type Reply struct {
+	OK        bool   `json:"ok"`
+	TicketID  string `json:"ticket_id"`
+	ProfileID string `json:"profile_id"`
+	Outcome   string `json:"outcome"`
+	Position  uint64 `json:"position"`
+	Error     *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// Code returns the error code, "" on success.
+func (r Reply) Code() string {
+	if r.Error == nil {
+		return ""
+	}
+	return r.Error.Code
+}
