@@ -205,8 +205,9 @@ func TestTimeoutIsUnknownOutcome(t *testing.T) {
 	t.Parallel()
 	srv := openTestServer(t, t.TempDir(), -1, "")
 	t.Cleanup(srv.Shutdown)
+	l := openTestLog(t, srv, LogConfig{})
 	// No ack can come back within a nanosecond, though the write happens.
-	l := openTestLog(t, srv, LogConfig{PublishTimeout: time.Nanosecond})
+	l.cfg.PublishTimeout = time.Nanosecond
 	_, err := l.Append(context.Background(), []Record{{Subject: "tb.ev.x", Data: []byte("x")}})
 	if !errors.Is(err, ErrUnknownOutcome) {
 		t.Fatalf("err = %v, want ErrUnknownOutcome", err)

@@ -3,11 +3,13 @@ package eventstore
 // Reads of one subject go through the stream's direct-get API rather than
 // a consumer: one request streams back every message of the subject (the
 // server walks its per-subject index), where a consumer would cost a
-// create, a pull and a delete for an aggregate of a handful of events.
+// create, a pull and a delete for an aggregate of a handful of events. The
+// leader bounds each read (leaderget.go), since a replica may lag.
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -24,8 +26,7 @@ const (
 	hdrNumPending = "Nats-Num-Pending"
 	hdrLastSeq    = "Nats-Last-Sequence"
 
-	statusNotFound = "404"
-	statusEOB      = "204"
+	statusEOB = "204"
 
 	directBatch = 1000
 )
@@ -36,55 +37,109 @@ type directGetRequest struct {
 	Batch   int    `json:"batch,omitempty"`
 }
 
-// readSubject streams the messages on subject with seq > after in batches,
-// until the server reports none pending.
+// readSubject calls fn, in order, for the messages on subject with seq >
+// after, up to the last one the stream's leader holds when the read starts.
+// Batched direct gets, which any replica may answer, do the bulk of the
+// reading; the leader says where the subject ends, so that a replica that
+// has not applied the newest writes cannot cut the read short: whatever it
+// lacks is read from the leader (leaderget.go).
 func (l *Log) readSubject(ctx context.Context, stream, subject string, after uint64, fn func(Entry) error) error {
+	last, err := l.leaderGet(ctx, stream, msgGetRequest{LastFor: subject})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if last.Seq <= after {
+		return nil
+	}
+	next, err := l.directSubject(ctx, stream, subject, after+1, last.Seq, fn)
+	if err != nil {
+		return err
+	}
+	for next <= last.Seq {
+		e := last
+		if next < last.Seq {
+			e, err = l.leaderGet(ctx, stream, msgGetRequest{Seq: next, NextFor: subject})
+			if errors.Is(err, ErrNotFound) {
+				return nil // deleted meanwhile (keys only: the event log denies deletes)
+			}
+			if err != nil {
+				return err
+			}
+			if e.Seq > last.Seq {
+				return nil
+			}
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+		next = e.Seq + 1
+	}
+	return nil
+}
+
+// directSubject reads the messages on subject from seq from up to seq to
+// with batched direct gets and returns the position to go on from: past to
+// when it read everything, lower when the replica that answered had no
+// more. Only fn's error and ctx's end are returned: any other failure just
+// leaves the rest to the leader.
+func (l *Log) directSubject(ctx context.Context, stream, subject string, from, to uint64, fn func(Entry) error) (uint64, error) {
+	next := from
 	inbox := l.nc.NewInbox()
 	sub, err := l.nc.SubscribeSync(inbox)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return next, nil
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	apiSubj := "$JS.API.DIRECT.GET." + stream
-	next := after + 1
-	for {
+	for next <= to {
 		req, err := json.Marshal(directGetRequest{Seq: next, NextFor: subject, Batch: directBatch})
 		if err != nil {
-			return err
+			return next, err
 		}
 		if err := l.nc.PublishRequest(apiSubj, inbox, req); err != nil {
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return next, nil
 		}
+		got := 0
 		for {
 			m, err := l.nextAnswer(ctx, sub)
 			if err != nil {
-				return err
+				if ctx.Err() != nil {
+					return next, ctx.Err()
+				}
+				return next, nil
 			}
 			status := m.Header.Get(hdrStatus)
 			if status == statusEOB {
 				if m.Header.Get(hdrNumPending) == "0" {
-					return nil
+					return next, nil
 				}
-				break // more than one batch: ask again from next
-			}
-			if status == statusNotFound {
-				return nil
+				break
 			}
 			if status != "" {
-				return statusError(m)
+				return next, nil
 			}
 			e, err := directEntry(m)
-			if err != nil {
-				return err
+			if err != nil || e.Seq < next {
+				return next, nil
 			}
+			if e.Seq > to {
+				return to + 1, nil
+			}
+			got++
 			next = e.Seq + 1
 			if err := fn(e); err != nil {
-				return err
+				return next, err
 			}
 		}
+		if got == 0 {
+			return next, nil
+		}
 	}
+	return next, nil
 }
-
 func (l *Log) nextAnswer(ctx context.Context, sub *nats.Subscription) (*nats.Msg, error) {
 	wait, cancel := context.WithTimeout(ctx, l.cfg.PublishTimeout)
 	defer cancel()
@@ -98,29 +153,10 @@ func (l *Log) nextAnswer(ctx context.Context, sub *nats.Subscription) (*nats.Msg
 	return m, nil
 }
 
-// lastOnSubject fetches the newest message on subject.
+// lastOnSubject fetches the newest message on subject from the stream's
+// leader, so that it is never older than an acknowledged write.
 func (l *Log) lastOnSubject(ctx context.Context, stream, subject string) (Entry, error) {
-	ctx, cancel := context.WithTimeout(ctx, l.cfg.PublishTimeout)
-	defer cancel()
-	m, err := l.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+stream+"."+subject, nil)
-	if err != nil {
-		return Entry{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	switch m.Header.Get(hdrStatus) {
-	case "":
-		return directEntry(m)
-	case statusNotFound:
-		return Entry{}, ErrNotFound
-	default:
-		return Entry{}, statusError(m)
-	}
-}
-
-func statusError(m *nats.Msg) error {
-	if m.Header.Get(hdrStatus) == "503" {
-		return fmt.Errorf("%w: %w", ErrUnavailable, nats.ErrNoResponders)
-	}
-	return fmt.Errorf("%w: direct get: status %s %s", ErrUnavailable, m.Header.Get(hdrStatus), m.Header.Get("Description"))
+	return l.leaderGet(ctx, stream, msgGetRequest{LastFor: subject})
 }
 
 // directEntry rebuilds an entry from a direct-get answer, dropping the

@@ -65,8 +65,8 @@ func TestBlockErasesForGood(t *testing.T) {
 
 	// Before the block the text opens and its key is on disk: so the
 	// checks below can fail.
-	msg := findReceived(t, e, h)
-	if body, err := h.engine.OpenBody(ctx, "frank", msg); err != nil || body != secret {
+	msg, msgSeq := findReceived(t, e, h)
+	if body, err := h.engine.OpenBody(ctx, "frank", msg, msgSeq); err != nil || body != secret {
 		t.Fatalf("before block: body %q, err %v", body, err)
 	}
 	key, err := h.log.Keys().Get(ctx, base64.RawURLEncoding.EncodeToString([]byte("frank")))
@@ -80,7 +80,7 @@ func TestBlockErasesForGood(t *testing.T) {
 
 	mustOK(t, send(t, nc, e.owner, "block", map[string]any{"profile_id": "frank"}))
 
-	if _, err := h.engine.OpenBody(ctx, "frank", msg); !errors.Is(err, eventstore.ErrErased) {
+	if _, err := h.engine.OpenBody(ctx, "frank", msg, msgSeq); !errors.Is(err, eventstore.ErrErased) {
 		t.Fatalf("after block the text still opens (err %v)", err)
 	}
 	tk, err := h.engine.Ticket(ctx, r.TicketID)
@@ -94,7 +94,7 @@ func TestBlockErasesForGood(t *testing.T) {
 	// A fresh engine replaying the whole log cannot open it either.
 	h.stop()
 	fresh := e.startEngine()
-	if _, err := fresh.engine.OpenBody(ctx, "frank", findReceived(t, e, fresh)); !errors.Is(err, eventstore.ErrErased) {
+	if _, err := fresh.engine.OpenBody(ctx, "frank", msg, msgSeq); !errors.Is(err, eventstore.ErrErased) {
 		t.Fatalf("after replay the text opens (err %v)", err)
 	}
 	fresh.stop()
@@ -113,13 +113,13 @@ func TestBlockErasesForGood(t *testing.T) {
 	}
 }
 
-func findReceived(t *testing.T, e *env, h *engineHandle) *domain.MessageReceivedData {
+func findReceived(t *testing.T, e *env, h *engineHandle) (*domain.MessageReceivedData, uint64) {
 	t.Helper()
 	for _, ev := range e.events(h.log) {
 		if ev.Type == domain.MessageReceived {
-			return ev.Data.(*domain.MessageReceivedData)
+			return ev.Data.(*domain.MessageReceivedData), ev.Seq
 		}
 	}
 	t.Fatal("no MessageReceived in the log")
-	return nil
+	return nil, 0
 }

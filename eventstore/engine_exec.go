@@ -171,7 +171,10 @@ func (e *Engine) confirm(ctx context.Context, recs []Record, evs []domain.Event,
 		return nil, fmt.Errorf("%w (and the log could not be read to confirm: %v)", cause, err)
 	}
 	if first == 0 {
-		return nil, ErrUnavailable
+		// Not in the log now, as the leader reads it; a write the old
+		// leader had not committed when its ack was lost can still commit
+		// later, so this is no proof that nothing changed.
+		return nil, cause
 	}
 	seqs := make([]uint64, len(recs))
 	for i := range seqs {

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/ticketbus/ticketbus/domain"
 )
@@ -59,21 +60,36 @@ func newGCM(secret []byte) (cipher.AEAD, error) {
 // blocked and the key that sealed it destroyed.
 var ErrErased = errors.New("eventstore: message erased")
 
-// OpenBody returns the text of an inbound message, or ErrErased once its
-// profile's key is destroyed.
-func (e *Engine) OpenBody(ctx context.Context, profileID string, d *domain.MessageReceivedData) (string, error) {
-	return OpenBody(ctx, e.log.Keys(), profileID, d)
+// ErrKeyMissing says a message's key cannot be found although nothing in
+// the log erased the message. That is never taken for an erasure: readers
+// stop and say so rather than drop a customer's message.
+var ErrKeyMissing = errors.New("eventstore: key missing")
+
+// OpenBody returns the text of the inbound message at position seq, or
+// ErrErased once its profile's key is destroyed.
+func (e *Engine) OpenBody(ctx context.Context, profileID string, d *domain.MessageReceivedData, seq uint64) (string, error) {
+	return OpenBody(ctx, e.log, profileID, d, seq)
 }
 
-// OpenBody returns the text of an inbound message sealed with a key of
-// keys, or ErrErased once that key is destroyed.
-func OpenBody(ctx context.Context, keys *Keys, profileID string, d *domain.MessageReceivedData) (string, error) {
+// OpenBody returns the text of the inbound message d, written at position
+// seq of l: ErrErased only when its key was destroyed or the log erased
+// it, ErrKeyMissing when its key is gone with no erasure to explain it.
+func OpenBody(ctx context.Context, l *Log, profileID string, d *domain.MessageReceivedData, seq uint64) (string, error) {
 	if d.Sealed == nil {
-		return "", ErrErased
+		return "", fmt.Errorf("message %s at %d: no sealed text: %w", d.MessageID, seq, ErrKeyMissing)
 	}
-	key, err := keys.Get(ctx, profileToken(profileID))
-	if errors.Is(err, ErrNotFound) || (err == nil && key.ID != d.Sealed.KeyID) {
-		return "", ErrErased
+	key, err := l.Keys().Open(ctx, profileToken(profileID), d.Sealed.KeyID)
+	if errors.Is(err, ErrNotFound) {
+		// No record at all: keys destroyed before tombstones existed.
+		// Only the log's own MessagesErased says the text is gone.
+		erased, lerr := l.erasedAfter(ctx, profileID, d.MessageID, seq)
+		switch {
+		case lerr != nil:
+			return "", lerr
+		case erased:
+			return "", ErrErased
+		}
+		return "", fmt.Errorf("message %s at %d of profile %q: %w", d.MessageID, seq, profileID, ErrKeyMissing)
 	}
 	if err != nil {
 		return "", err
@@ -84,9 +100,28 @@ func OpenBody(ctx context.Context, keys *Keys, profileID string, d *domain.Messa
 	}
 	plain, err := gcm.Open(nil, d.Sealed.Nonce, d.Sealed.Ciphertext, sealAAD(profileID, d.MessageID))
 	if err != nil {
-		return "", ErrErased
+		return "", fmt.Errorf("message %s at %d: its key does not open it: %w", d.MessageID, seq, err)
 	}
 	return string(plain), nil
+}
+
+// erasedAfter reports whether a MessagesErased after position seq on the
+// profile's subject names the message.
+func (l *Log) erasedAfter(ctx context.Context, profileID, messageID string, seq uint64) (bool, error) {
+	subj := AggregateSubject(domain.AggregateKey{Kind: domain.KindProfile, ID: profileID})
+	erased := false
+	err := l.ReadSubject(ctx, subj, seq, func(en Entry) error {
+		if en.Void || erased {
+			return nil
+		}
+		ev, err := domain.UnmarshalEvent(en.Data)
+		if err != nil || ev.Type != domain.MessagesErased {
+			return nil
+		}
+		erased = slices.Contains(ev.Data.(*domain.MessagesErasedData).MessageIDs, messageID)
+		return nil
+	})
+	return erased, err
 }
 
 // afterCommit destroys the keys of the profiles a command just blocked, so
@@ -123,7 +158,8 @@ func (e *Engine) sweepKeys(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if _, err := e.log.Keys().Get(ctx, profileToken(id)); err == nil {
+		// A tombstone alone does not say the key's record is erased too.
+		if _, err := e.log.Keys().Get(ctx, profileToken(id)); err == nil || errors.Is(err, ErrKeyDestroyed) {
 			e.destroyKey(ctx, id)
 		}
 	}

@@ -39,7 +39,16 @@ import (
 // KeySize is the length of a key's secret: AES-256.
 const KeySize = 32
 
-const hdrKeyID = "Tb-Key-Id"
+const (
+	hdrKeyID = "Tb-Key-Id"
+	// hdrKeyDestroyed marks a tombstone, the record that replaces a
+	// destroyed key on its subject; its value is that key's id.
+	hdrKeyDestroyed = "Tb-Key-Destroyed"
+)
+
+// ErrKeyDestroyed reports that a token's key was destroyed (a block) and
+// none was made since.
+var ErrKeyDestroyed = errors.New("eventstore: key destroyed")
 
 // Key is a profile's encryption key.
 type Key struct {
@@ -51,8 +60,23 @@ func (k Key) clone() Key {
 	return Key{ID: k.ID, Secret: append([]byte(nil), k.Secret...)}
 }
 
+// keyRecord is the last record on a token's subject: a key, or the
+// tombstone of a destroyed one.
+type keyRecord struct {
+	seq       uint64
+	key       Key    // when not a tombstone
+	destroyed string // a tombstone's key id
+}
+
+func (r keyRecord) tombstone() bool { return r.key.ID == "" }
+
 // Keys stores one key per profile token in KeysStream, subject
-// "tb.key.<token>". It is safe for concurrent use.
+// "tb.key.<token>". A token's subject holds its current key or, once the
+// key is destroyed, a tombstone; a new key is only ever written on an
+// empty subject or over a tombstone. So a key id that is not the current
+// one belongs to a destroyed key. Every read goes to the stream's leader:
+// a replica that has not applied a new key would answer "no key". It is
+// safe for concurrent use.
 type Keys struct {
 	log   *Log
 	mu    sync.Mutex
@@ -69,70 +93,115 @@ func keySubject(token string) (string, error) {
 	return keysSubjectPrefix + token, nil
 }
 
-// GetOrCreate returns the token's key, creating it if there is none. Two
-// racing creators agree: the write only succeeds on an empty subject, and the
-// loser reads the winner's key.
+// GetOrCreate returns the token's key, creating it if there is none or the
+// last was destroyed. Two racing creators agree: the write only succeeds
+// on the subject as it was read, and the loser reads the winner's key.
 func (k *Keys) GetOrCreate(ctx context.Context, token string) (Key, error) {
-	key, err := k.Get(ctx, token)
-	if err == nil || !errors.Is(err, ErrNotFound) {
-		return key, err
+	if key, ok := k.cached(token); ok {
+		return key, nil
 	}
 	subj, err := keySubject(token)
 	if err != nil {
 		return Key{}, err
 	}
-	key = Key{ID: uuid.NewString(), Secret: make([]byte, KeySize)}
-	if _, err := rand.Read(key.Secret); err != nil {
-		return Key{}, fmt.Errorf("create key %s: %w", token, err)
+	for range 3 {
+		rec, err := k.fetch(ctx, token)
+		var expect uint64
+		switch {
+		case err == nil && !rec.tombstone():
+			return rec.key.clone(), nil
+		case err == nil:
+			expect = rec.seq
+		case !errors.Is(err, ErrNotFound):
+			return Key{}, err
+		}
+		key := Key{ID: uuid.NewString(), Secret: make([]byte, KeySize)}
+		if _, err := rand.Read(key.Secret); err != nil {
+			return Key{}, fmt.Errorf("create key %s: %w", token, err)
+		}
+		msg := &nats.Msg{Subject: subj, Data: key.Secret, Header: nats.Header{}}
+		msg.Header.Set(hdrKeyID, key.ID)
+		_, err = k.log.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(expect))
+		switch {
+		case err == nil:
+			k.remember(token, key)
+			return key, nil
+		case isWrongLastSequence(err):
+			continue // another creator won, or a destroy came between: read again
+		default:
+			return Key{}, fmt.Errorf("create key %s: %w: %w", token, ErrUnavailable, err)
+		}
 	}
-	msg := &nats.Msg{Subject: subj, Data: key.Secret, Header: nats.Header{}}
-	msg.Header.Set(hdrKeyID, key.ID)
-	_, err = k.log.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(0))
-	var apiErr *jetstream.APIError
-	switch {
-	case err == nil:
-		k.mu.Lock()
-		k.cache[token] = key.clone()
-		k.mu.Unlock()
-		return key, nil
-	case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
-		return k.Get(ctx, token)
-	default:
-		return Key{}, fmt.Errorf("create key %s: %w: %w", token, ErrUnavailable, err)
-	}
+	return Key{}, fmt.Errorf("create key %s: %w: the key kept changing", token, ErrUnavailable)
 }
 
-// Get returns the token's key, or ErrNotFound if it was never created or has
-// been destroyed.
+func isWrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// Get returns the token's key: ErrKeyDestroyed if it was destroyed and
+// none made since, ErrNotFound if none was ever made.
 func (k *Keys) Get(ctx context.Context, token string) (Key, error) {
-	k.mu.Lock()
-	key, ok := k.cache[token]
-	k.mu.Unlock()
-	if ok {
-		return key.clone(), nil
+	if key, ok := k.cached(token); ok {
+		return key, nil
 	}
-	subj, err := keySubject(token)
+	rec, err := k.fetch(ctx, token)
 	if err != nil {
 		return Key{}, err
+	}
+	if rec.tombstone() {
+		return Key{}, fmt.Errorf("key %s: %w", token, ErrKeyDestroyed)
+	}
+	return rec.key.clone(), nil
+}
+
+// fetch reads the token's last record from the leader and caches a key.
+func (k *Keys) fetch(ctx context.Context, token string) (keyRecord, error) {
+	subj, err := keySubject(token)
+	if err != nil {
+		return keyRecord{}, err
 	}
 	e, err := k.log.lastOnSubject(ctx, KeysStream, subj)
+	if errors.Is(err, ErrNotFound) {
+		return keyRecord{}, fmt.Errorf("key %s: %w", token, ErrNotFound)
+	}
 	if err != nil {
-		return Key{}, fmt.Errorf("get key %s: %w", token, err)
+		return keyRecord{}, fmt.Errorf("get key %s: %w", token, err)
 	}
-	if len(e.Data) != KeySize {
-		return Key{}, fmt.Errorf("get key %s: %w: stored secret has %d bytes", token, ErrInvalid, len(e.Data))
+	if id := e.Header.Get(hdrKeyDestroyed); id != "" {
+		return keyRecord{seq: e.Seq, destroyed: id}, nil
 	}
-	key = Key{ID: e.Header.Get(hdrKeyID), Secret: e.Data}
-	k.mu.Lock()
-	k.cache[token] = key.clone()
-	k.mu.Unlock()
-	return key, nil
+	id := e.Header.Get(hdrKeyID)
+	if len(e.Data) != KeySize || id == "" {
+		return keyRecord{}, fmt.Errorf("get key %s: %w: stored record has %d bytes and id %q", token, ErrInvalid, len(e.Data), id)
+	}
+	rec := keyRecord{seq: e.Seq, key: Key{ID: id, Secret: e.Data}}
+	k.remember(token, rec.key)
+	return rec, nil
 }
 
-// Destroy erases every message on the token's subject, overwriting it on
-// disk, and forgets the cached key. Destroying a missing key is not an
-// error.
+// Open returns the key with the given id for token: ErrErased if that key
+// was destroyed, ErrNotFound if the token has no record at all.
+func (k *Keys) Open(ctx context.Context, token, id string) (Key, error) {
+	if key, ok := k.cached(token); ok && key.ID == id {
+		return key, nil
+	}
+	// The cache may predate a destroy and a new key: ask the leader.
+	rec, err := k.fetch(ctx, token)
+	switch {
+	case err != nil:
+		return Key{}, err
+	case rec.tombstone() || rec.key.ID != id:
+		return Key{}, ErrErased
+	}
+	return rec.key.clone(), nil
+}
+
+// Destroy replaces the token's key with a tombstone, then erases every
+// earlier record on its subject, overwriting it on disk, and forgets the
+// cached key. Destroying a missing key is not an error.
 func (k *Keys) Destroy(ctx context.Context, token string) error {
 	subj, err := keySubject(token)
 	if err != nil {
@@ -141,9 +210,38 @@ func (k *Keys) Destroy(ctx context.Context, token string) error {
 	k.forget(token)
 	// A Get racing with the erase may have cached the key again.
 	defer k.forget(token)
+	var tomb uint64
+	for attempt := 0; tomb == 0; attempt++ {
+		if attempt == 8 {
+			return fmt.Errorf("destroy key %s: %w: the key kept changing", token, ErrUnavailable)
+		}
+		rec, err := k.fetch(ctx, token)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return nil
+		case err != nil:
+			return fmt.Errorf("destroy key %s: %w", token, err)
+		case rec.tombstone():
+			tomb = rec.seq // destroyed already; finish the erase below
+			continue
+		}
+		msg := &nats.Msg{Subject: subj, Header: nats.Header{}}
+		msg.Header.Set(hdrKeyDestroyed, rec.key.ID)
+		ack, err := k.log.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(rec.seq))
+		switch {
+		case err == nil:
+			tomb = ack.Sequence
+		case isWrongLastSequence(err):
+			// A key made after an unblock, or another destroy: read again.
+		default:
+			return fmt.Errorf("destroy key %s: %w: %w", token, ErrUnavailable, err)
+		}
+	}
 	var seqs []uint64
 	err = k.log.readSubject(ctx, KeysStream, subj, 0, func(e Entry) error {
-		seqs = append(seqs, e.Seq)
+		if e.Seq < tomb {
+			seqs = append(seqs, e.Seq)
+		}
 		return nil
 	})
 	if err != nil {
@@ -156,6 +254,19 @@ func (k *Keys) Destroy(ctx context.Context, token string) error {
 		}
 	}
 	return nil
+}
+
+func (k *Keys) cached(token string) (Key, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	key, ok := k.cache[token]
+	return key.clone(), ok
+}
+
+func (k *Keys) remember(token string, key Key) {
+	k.mu.Lock()
+	k.cache[token] = key.clone()
+	k.mu.Unlock()
 }
 
 func (k *Keys) forget(token string) {

@@ -157,8 +157,8 @@ func TestKeysDestroyErasesFromDisk(t *testing.T) {
 			t.Errorf("%s form of the destroyed key still in %v", name, hits)
 		}
 	}
-	if _, err := keys.Get(ctx, "p2"); !errors.Is(err, eventstore.ErrNotFound) {
-		t.Fatalf("get after destroy: %v, want ErrNotFound", err)
+	if _, err := keys.Get(ctx, "p2"); !errors.Is(err, eventstore.ErrKeyDestroyed) {
+		t.Fatalf("get after destroy: %v, want ErrKeyDestroyed", err)
 	}
 	if err := keys.Destroy(ctx, "p2"); err != nil {
 		t.Fatalf("second destroy: %v", err)
@@ -183,7 +183,7 @@ func TestKeysDestroyErasesFromDisk(t *testing.T) {
 	}
 	t.Cleanup(srv2.Shutdown)
 	l2 := eventstoretest.MustOpenLog(t, srv2, eventstore.LogConfig{})
-	if _, err := l2.Keys().Get(ctx, "p2"); !errors.Is(err, eventstore.ErrNotFound) {
+	if _, err := l2.Keys().Get(ctx, "p2"); !errors.Is(err, eventstore.ErrKeyDestroyed) {
 		t.Fatalf("destroyed key back after restart: %v", err)
 	}
 	if k, err := l2.Keys().Get(ctx, "p3"); err != nil || !bytes.Equal(k.Secret, secrets["p3"]) {
@@ -193,5 +193,53 @@ func TestKeysDestroyErasesFromDisk(t *testing.T) {
 		if hits := storeHolds(t, dir, form); len(hits) > 0 {
 			t.Errorf("after restart, %s form of the destroyed key in %v", name, hits)
 		}
+	}
+}
+
+// TestKeysOpen checks what each key id of a token opens to, read through a
+// store whose cache predates a destroy and a new key made elsewhere.
+func TestKeysOpen(t *testing.T) {
+	t.Parallel()
+	srv := eventstoretest.MustOpenServer(t)
+	ctx := context.Background()
+	// Separate logs have separate caches, as separate processes would.
+	stale := eventstoretest.MustOpenLog(t, srv, eventstore.LogConfig{}).Keys()
+	other := eventstoretest.MustOpenLog(t, srv, eventstore.LogConfig{}).Keys()
+	first, err := stale.GetOrCreate(ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Destroy(ctx, "p"); err != nil {
+		t.Fatal(err)
+	}
+	second, err := other.GetOrCreate(ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.ID == first.ID {
+		t.Fatal("a key made after a destroy has the destroyed key's id")
+	}
+	for _, tc := range []struct {
+		name, token, id string
+		want            []byte
+		err             error
+	}{
+		{"the current key, not yet cached", "p", second.ID, second.Secret, nil},
+		{"the destroyed key, still cached", "p", first.ID, nil, eventstore.ErrErased},
+		{"an id the token never had", "p", "no-such-id", nil, eventstore.ErrErased},
+		{"a token with no record at all", "never", first.ID, nil, eventstore.ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := stale.Open(ctx, tc.token, tc.id)
+			if !errors.Is(err, tc.err) || !bytes.Equal(got.Secret, tc.want) {
+				t.Fatalf("Open(%s, %s) = %x, %v; want %x, %v", tc.token, tc.id, got.Secret, err, tc.want, tc.err)
+			}
+		})
+	}
+	if err := other.Destroy(ctx, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Open(ctx, "p", second.ID); !errors.Is(err, eventstore.ErrErased) {
+		t.Fatalf("open after the second destroy: %v, want ErrErased", err)
 	}
 }

@@ -214,14 +214,20 @@ func (l *Log) LastOnSubject(ctx context.Context, subject string) (Entry, error) 
 
 // Get returns the entry at one position of the event log, or ErrNotFound.
 // Auditors' history reads the events themselves from the log: the views
-// keep only which positions belong to which ticket.
+// keep only which positions belong to which ticket. Any replica may answer
+// (a direct get); one that has not applied the position yet answers 404,
+// and only the leader's 404 is taken for "not in the log".
 func (l *Log) Get(ctx context.Context, seq uint64) (Entry, error) {
 	m, err := l.events.GetMsg(ctx, seq)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return Entry{}, fmt.Errorf("event %d: %w", seq, ErrNotFound)
+	if err == nil {
+		return l.markVoid(Entry{Seq: m.Sequence, Subject: m.Subject, Data: m.Data, Header: ownHeaders(m.Header), Time: m.Time}), nil
 	}
-	if err != nil {
+	if !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return Entry{}, fmt.Errorf("event %d: %w: %w", seq, ErrUnavailable, err)
 	}
-	return l.markVoid(Entry{Seq: m.Sequence, Subject: m.Subject, Data: m.Data, Header: ownHeaders(m.Header), Time: m.Time}), nil
+	e, err := l.leaderGet(ctx, EventsStream, msgGetRequest{Seq: seq})
+	if err != nil {
+		return Entry{}, fmt.Errorf("event %d: %w", seq, err)
+	}
+	return l.markVoid(e), nil
 }

@@ -49,16 +49,16 @@ func (l *Log) Void(seq uint64) bool {
 // loadVoid reads the void ranges once, when the log opens: they are only
 // ever written before any reader or writer starts.
 func (l *Log) loadVoid(ctx context.Context) error {
-	m, err := l.events.GetLastMsgForSubject(ctx, voidSubject)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
+	m, err := l.lastOnSubject(ctx, EventsStream, voidSubject)
+	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("void positions: %w: %w", ErrUnavailable, err)
+		return fmt.Errorf("void positions: %w", err)
 	}
 	var rec voidRecord
 	if err := json.Unmarshal(m.Data, &rec); err != nil {
-		return fmt.Errorf("void positions: unreadable record at %d: %w", m.Sequence, err)
+		return fmt.Errorf("void positions: unreadable record at %d: %w", m.Seq, err)
 	}
 	l.void = rec.Ranges
 	return nil

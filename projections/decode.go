@@ -122,12 +122,12 @@ func (it *item) historyJSON(env envelope) error {
 // marks the text erased: a MessagesErased for the message follows in the
 // log, so a replay made after the block ends with no row for it, exactly
 // like the live views that had it and then deleted it.
-func (it *item) open(ctx context.Context, keys *eventstore.Keys) {
+func (it *item) open(ctx context.Context, log *eventstore.Log) {
 	d, ok := it.ev.Data.(*domain.MessageReceivedData)
 	if !ok || it.skip {
 		return
 	}
-	body, err := eventstore.OpenBody(ctx, keys, it.ev.ProfileID, d)
+	body, err := eventstore.OpenBody(ctx, log, it.ev.ProfileID, d, it.seq)
 	switch {
 	case errors.Is(err, eventstore.ErrErased):
 		it.erased = true

@@ -21,6 +21,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // to it, as ticketd runs them.
 type env struct {
 	t     testing.TB
+	srv   *eventstore.Server
 	log   *eventstore.Log
 	eng   *eventstore.Engine
 	clock *eventstore.ManualClock
@@ -43,7 +44,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil || !created {
 		t.Fatalf("bootstrap: created=%v err=%v", created, err)
 	}
-	return &env{t: t, log: l, eng: eng, clock: clock, owner: owner}
+	return &env{t: t, srv: srv, log: l, eng: eng, clock: clock, owner: owner}
 }
 
 // testContext bounds a test's waits, so that a hang fails instead of

@@ -9,6 +9,8 @@ type Metrics struct {
 	lag      prometheus.Gauge
 	apply    prometheus.Histogram
 	events   prometheus.Counter
+	failures *prometheus.CounterVec
+	stalled  prometheus.Gauge
 }
 
 // NewMetrics creates the projector's metrics on reg, which the caller owns
@@ -29,7 +31,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "ticketbus_projector_events_total", Help: "Log entries applied to the views, skipped ones included.",
 		}),
 	}
-	reg.MustRegister(m.position, m.lag, m.apply, m.events)
+	m.failures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ticketbus_projector_failures_total",
+		Help: "Times the projector stopped on a failure and restarted from its last committed position, by reason.",
+	}, []string{"reason"})
+	for _, r := range failureReasons {
+		m.failures.WithLabelValues(r)
+	}
+	m.stalled = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "ticketbus_projector_stalled",
+		Help: "1 while the projector's last attempt failed and the views are not moving, 0 once a batch is applied again.",
+	})
+	reg.MustRegister(m.position, m.lag, m.apply, m.events, m.failures, m.stalled)
 	return m
 }
 
@@ -48,6 +61,7 @@ func (m *Metrics) applied(n int, pos, last uint64) {
 		return
 	}
 	m.events.Add(float64(n))
+	m.stalled.Set(0)
 	m.setPosition(pos, last)
 }
 
@@ -62,4 +76,14 @@ func (m *Metrics) setPosition(pos, last uint64) {
 		last = pos
 	}
 	m.lag.Set(float64(last - pos))
+}
+
+// failed records a stop of the projector for reason, one of
+// failureReasons.
+func (m *Metrics) failed(reason string) {
+	if m == nil {
+		return
+	}
+	m.failures.WithLabelValues(reason).Inc()
+	m.stalled.Set(1)
 }

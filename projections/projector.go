@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -193,8 +194,7 @@ func (p *Projector) Run(ctx context.Context) error {
 		if p.Position() > from {
 			delay = retryMin
 		}
-		p.cfg.Logger.Warn("projector stopped; restarting from the last committed position",
-			"position", p.Position(), "retry_in", delay, "err", err)
+		p.reportFailure(err, delay)
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -246,4 +246,33 @@ func (p *Projector) catchUp(ctx context.Context, to uint64) error {
 	return p.pump(ctx, from+1, func(ctx context.Context, from uint64, fn func(eventstore.Entry) error) error {
 		return readDirect(ctx, p.log, from, to, fn)
 	}, p.cfg.CatchUpBatchSize)
+}
+
+// Why the projector stopped, as the failures metric counts it.
+const (
+	failKeyMissing  = "key_missing"
+	failUnavailable = "log_unavailable"
+	failOther       = "other"
+)
+
+var failureReasons = []string{failKeyMissing, failUnavailable, failOther}
+
+// reportFailure logs and counts a stop. A customer message whose key is
+// missing without an erasure to explain it is never skipped: the views
+// stay at the event before it, loudly, until the key can be read.
+func (p *Projector) reportFailure(err error, retry time.Duration) {
+	switch {
+	case errors.Is(err, eventstore.ErrKeyMissing):
+		p.cfg.Metrics.failed(failKeyMissing)
+		p.cfg.Logger.Error("views stopped: a customer message cannot be opened and nothing in the log erased it; "+
+			"it is not skipped, the views wait at the position before it", "position", p.Position(), "retry_in", retry, "err", err)
+	case errors.Is(err, eventstore.ErrUnavailable):
+		p.cfg.Metrics.failed(failUnavailable)
+		p.cfg.Logger.Warn("projector stopped; restarting from the last committed position",
+			"position", p.Position(), "retry_in", retry, "err", err)
+	default:
+		p.cfg.Metrics.failed(failOther)
+		p.cfg.Logger.Error("projector stopped; restarting from the last committed position",
+			"position", p.Position(), "retry_in", retry, "err", err)
+	}
 }

@@ -8,8 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,113 +19,18 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/ticketbus/ticketbus/domain"
 	"github.com/ticketbus/ticketbus/eventstore"
+	"github.com/ticketbus/ticketbus/eventstore/eventstoretest"
 )
 
-// freePorts returns n TCP ports free on the loopback interface.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var lns []net.Listener
-	ports := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		_ = ln.Close()
-	}
-	return ports
-}
-
-// startCluster starts a three-node NATS cluster with JetStream and waits
-// until it has a meta leader.
 func startCluster(t *testing.T) []*server.Server {
-	t.Helper()
-	ports := freePorts(t, 3)
-	routes := make([]string, 3)
-	for i, p := range ports {
-		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", p)
-	}
-	servers := make([]*server.Server, 3)
-	for i := range servers {
-		var others []string
-		for j, r := range routes {
-			if j != i {
-				others = append(others, r)
-			}
-		}
-		s, err := server.NewServer(&server.Options{
-			ServerName: fmt.Sprintf("n%d", i+1),
-			Host:       "127.0.0.1",
-			Port:       -1,
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			SyncAlways: true,
-			Cluster:    server.ClusterOpts{Name: "tb", Host: "127.0.0.1", Port: ports[i]},
-			Routes:     server.RoutesFromStr(strings.Join(others, ",")),
-			NoSigs:     true,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		servers[i] = s
-		go s.Start()
-		t.Cleanup(s.Shutdown)
-	}
-	for _, s := range servers {
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("server %s not ready", s.Name())
-		}
-	}
-	nc, err := nats.Connect(clusterURL(servers))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 30*time.Second, "JetStream meta leader", func() bool {
-		leader := false
-		for _, s := range servers {
-			leader = leader || s.JetStreamIsLeader()
-		}
-		if !leader {
-			return false
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, err := js.AccountInfo(ctx)
-		return err == nil
-	})
-	return servers
+	return eventstoretest.StartCluster(t, 3).Servers
 }
 
-// clusterURL returns the client URLs of the servers, comma separated.
-func clusterURL(servers []*server.Server) string {
-	urls := make([]string, len(servers))
-	for i, s := range servers {
-		urls[i] = s.ClientURL()
-	}
-	return strings.Join(urls, ",")
-}
+func clusterURL(servers []*server.Server) string { return eventstoretest.ClusterURL(servers) }
 
-// waitFor polls cond until it holds or the timeout passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
+	eventstoretest.WaitFor(t, timeout, what, cond)
 }
 
 // runClusterMain starts ticketd in-process on the cluster.
