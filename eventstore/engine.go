@@ -29,6 +29,9 @@ type EngineConfig struct {
 	// CatchUpTimeout bounds how long a lookup waits for the tail to reach
 	// the log's end before saying not_found (default 5s).
 	CatchUpTimeout time.Duration
+	// ErasureInterval is how often the erasure loop looks for rotations to
+	// run and erasures to confirm (default 10s); a block starts it at once.
+	ErasureInterval time.Duration
 }
 
 // Engine is the command side of Ticketbus: it decides commands against
@@ -44,6 +47,9 @@ type Engine struct {
 	wg     sync.WaitGroup
 	tailMu sync.Mutex
 	tailEr error
+
+	eraseMu   sync.Mutex
+	erasePoke chan struct{}
 }
 
 // maxAttempts bounds the retries of a command whose optimistic check keeps
@@ -68,7 +74,10 @@ func OpenEngine(ctx context.Context, l *Log, cfg EngineConfig) (*Engine, error) 
 	if cfg.CatchUpTimeout <= 0 {
 		cfg.CatchUpTimeout = 5 * time.Second
 	}
-	e := &Engine{log: l, cfg: cfg, st: newState()}
+	if cfg.ErasureInterval <= 0 {
+		cfg.ErasureInterval = defaultErasureInterval
+	}
+	e := &Engine{log: l, cfg: cfg, st: newState(), erasePoke: make(chan struct{}, 1)}
 	last, err := l.LastSeq(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)
@@ -80,9 +89,10 @@ func OpenEngine(ctx context.Context, l *Log, cfg EngineConfig) (*Engine, error) 
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
-	e.wg.Add(2)
+	e.wg.Add(3)
 	go e.tail(runCtx, last+1)
 	go e.schedule(runCtx)
+	go e.eraseLoop(runCtx)
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()

@@ -69,13 +69,16 @@ func TestBlockErasesForGood(t *testing.T) {
 	if body, err := h.engine.OpenBody(ctx, "frank", msg, msgSeq); err != nil || body != secret {
 		t.Fatalf("before block: body %q, err %v", body, err)
 	}
-	key, err := h.log.Keys().Get(ctx, base64.RawURLEncoding.EncodeToString([]byte("frank")))
+	secrets, err := h.log.Keys().Secrets(ctx, base64.RawURLEncoding.EncodeToString([]byte("frank")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyForms := [][]byte{key.Secret, []byte(base64.StdEncoding.EncodeToString(key.Secret)), []byte(hex.EncodeToString(key.Secret))}
+	var keyForms [][]byte
+	for _, b := range secrets {
+		keyForms = append(keyForms, b, []byte(base64.StdEncoding.EncodeToString(b)), []byte(hex.EncodeToString(b)))
+	}
 	if len(filesHolding(t, e.dir, keyForms...)) == 0 {
-		t.Fatal("the profile key is not on disk before the block; the check below would prove nothing")
+		t.Fatal("nothing that opens the text is on disk before the block; the check below would prove nothing")
 	}
 
 	mustOK(t, send(t, nc, e.owner, "block", map[string]any{"profile_id": "frank"}))
@@ -83,6 +86,11 @@ func TestBlockErasesForGood(t *testing.T) {
 	if _, err := h.engine.OpenBody(ctx, "frank", msg, msgSeq); !errors.Is(err, eventstore.ErrErased) {
 		t.Fatalf("after block the text still opens (err %v)", err)
 	}
+	// The block's KEK goes with the rotation the block starts.
+	waitFor(t, "the erasure to complete", func() bool {
+		state, err := h.engine.ErasureState(ctx, "frank")
+		return err == nil && state == eventstore.ErasureComplete
+	})
 	tk, err := h.engine.Ticket(ctx, r.TicketID)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +113,7 @@ func TestBlockErasesForGood(t *testing.T) {
 		t.Fatalf("message text found on disk in %v", hits)
 	}
 	if hits := filesHolding(t, e.dir, keyForms...); len(hits) > 0 {
-		t.Fatalf("the destroyed key is still on disk in %v", hits)
+		t.Fatalf("what opened the text (key, sealed key or KEK) is still on disk in %v", hits)
 	}
 	// The agent's reply is not the customer's and stays in the log.
 	if len(filesHolding(t, e.dir, []byte(agentText))) == 0 {

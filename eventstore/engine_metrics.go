@@ -17,6 +17,14 @@ type Metrics struct {
 	batchMsgs  prometheus.Histogram
 	wakeups    prometheus.Counter
 	dropped    prometheus.Counter
+	erasure    erasureMetrics
+}
+
+type erasureMetrics struct {
+	pending   prometheus.Gauge
+	waiting   prometheus.Gauge
+	rotations prometheus.Counter
+	failures  prometheus.Counter
 }
 
 // NewMetrics creates the command side's metrics on reg, which the engine
@@ -47,7 +55,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "ticketbus_commands_inbound_dropped_total", Help: "Inbound messages dropped because the sender is blocked.",
 		}),
 	}
-	reg.MustRegister(m.commands, m.latency, m.appended, m.batchCalls, m.batchMsgs, m.wakeups, m.dropped)
+	m.erasure = erasureMetrics{
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ticketbus_erasure_pending",
+			Help: "Blocks whose erasure is not yet complete on every replica (erasure notes written after the last confirmed one).",
+		}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ticketbus_erasure_waiting_replicas",
+			Help: "Replicas (or unfinished rotation steps) that a pending erasure waits for.",
+		}),
+		rotations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ticketbus_erasure_rotations_total", Help: "Keyring rotations this instance carried out.",
+		}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ticketbus_erasure_failures_total", Help: "Rotation or confirmation attempts that failed and will be retried.",
+		}),
+	}
+	reg.MustRegister(m.commands, m.latency, m.appended, m.batchCalls, m.batchMsgs, m.wakeups, m.dropped,
+		m.erasure.pending, m.erasure.waiting, m.erasure.rotations, m.erasure.failures)
 	return m
 }
 
@@ -89,5 +114,24 @@ func (m *Metrics) wakeupFired() {
 func (m *Metrics) inboundDropped() {
 	if m != nil {
 		m.dropped.Inc()
+	}
+}
+
+func (m *Metrics) erasureState(st ErasureStatus) {
+	if m != nil {
+		m.erasure.pending.Set(float64(st.Pending))
+		m.erasure.waiting.Set(float64(len(st.Waiting)))
+	}
+}
+
+func (m *Metrics) erasureRotated() {
+	if m != nil {
+		m.erasure.rotations.Inc()
+	}
+}
+
+func (m *Metrics) erasureFailed() {
+	if m != nil {
+		m.erasure.failures.Inc()
 	}
 }

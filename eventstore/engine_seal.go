@@ -135,12 +135,14 @@ func (e *Engine) afterCommit(ctx context.Context, evs []domain.Event) {
 }
 
 func (e *Engine) destroyKey(ctx context.Context, profileID string) {
-	if err := e.log.Keys().Destroy(ctx, profileToken(profileID)); err != nil {
+	if _, err := e.log.Keys().Destroy(ctx, profileToken(profileID)); err != nil {
 		// The block is written; the sweep on the next start (and on every
 		// instance's start) destroys the key then.
 		e.cfg.Logger.Error("could not destroy a blocked profile's key; it will be retried at the next start",
 			"profile", profileID, "err", err)
+		return
 	}
+	e.pokeErasure()
 }
 
 // sweepKeys destroys any key left behind by a block whose engine stopped

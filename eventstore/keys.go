@@ -3,31 +3,22 @@ package eventstore
 // Per-profile keys for crypto-shredding: personal data in events is sealed
 // with its profile's key, and destroying the key forgets the data while the
 // immutable event log stays whole. That holds only if no copy of the key
-// survives Destroy. What the file store (nats-server 2.15, filestore.go)
-// does, and where it stops:
-//   - SecureDeleteMsg overwrites the record with random bytes in the block
-//     cache and writes the block anew (atomicOverwriteFile: temp file, fsync,
-//     rename); a block left empty is removed. The per-subject index and
-//     index.db hold subjects and sequences, never payloads; the tombstone a
-//     delete writes holds a sequence and a time. After Destroy no file under
-//     the store directory holds the key (keys_test.go checks raw, hex and
-//     base64 forms).
-//   - The replaced block's old disk blocks go back to the file system
-//     unwiped: a raw read of the device, a file-system snapshot, or a backup
-//     of the store taken before Destroy can still hold the key.
-//   - With JetStream encryption at rest the server skips the overwrite; it is
-//     not enabled here, and enabling it would need its own erasure story.
-//   - Keys are written with a plain publish, never in an atomic batch: a
-//     batch stages its messages in a side store whose files are deleted, not
-//     overwritten, after the commit.
-//   - The process's memory (this cache, client buffers) may keep copies until
-//     the garbage collector's memory is reused.
+// survives. A profile key is stored only sealed under its shard's KEK
+// (keyring.go), so a copy of its record that outlives Destroy (a Raft log, a
+// replica that caught up without overwriting, a freed disk block) is useless
+// once the next rotation (rotation.go) has deleted that KEK's ring. Destroy
+// also overwrites the record at once with SecureDeleteMsg, so that on one
+// node the record is gone from the stream's files before the block's reply.
+// The process's memory (this cache, client buffers) may keep copies until
+// the garbage collector's memory is reused.
 
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -41,9 +32,15 @@ const KeySize = 32
 
 const (
 	hdrKeyID = "Tb-Key-Id"
+	// hdrKeyKEK names the KEK a key record is sealed under; on a tombstone,
+	// the KEK the destroyed key was sealed under.
+	hdrKeyKEK = "Tb-Kek-Id"
 	// hdrKeyDestroyed marks a tombstone, the record that replaces a
 	// destroyed key on its subject; its value is that key's id.
 	hdrKeyDestroyed = "Tb-Key-Destroyed"
+	// hdrErasureNote is a tombstone's erasure note: its sequence on
+	// keyctlNotes, which says when the erasure is complete.
+	hdrErasureNote = "Tb-Erasure-Note"
 )
 
 // ErrKeyDestroyed reports that a token's key was destroyed (a block) and
@@ -65,32 +62,39 @@ func (k Key) clone() Key {
 type keyRecord struct {
 	seq       uint64
 	key       Key    // when not a tombstone
+	kek       string // the KEK it is (or the destroyed key was) sealed under
 	destroyed string // a tombstone's key id
+	note      uint64 // a tombstone's erasure note
 }
 
 func (r keyRecord) tombstone() bool { return r.key.ID == "" }
 
 // Keys stores one key per profile token in KeysStream, subject
-// "tb.key.<token>". A token's subject holds its current key or, once the
-// key is destroyed, a tombstone; a new key is only ever written on an
-// empty subject or over a tombstone. So a key id that is not the current
-// one belongs to a destroyed key. Every read goes to the stream's leader:
-// a replica that has not applied a new key would answer "no key". It is
-// safe for concurrent use.
+// "tb.key.<shard>.<token>". A token's subject holds its current key, sealed
+// under its shard's KEK, or once the key is destroyed a tombstone; a new
+// key is only ever written on an empty subject or over a tombstone. So a
+// key id that is not the current one belongs to a destroyed key. Every
+// read goes to the stream's leader: a replica that has not applied a new
+// key would answer "no key". It is safe for concurrent use.
 type Keys struct {
 	log   *Log
+	rings *keyrings
 	mu    sync.Mutex
 	cache map[string]Key
+}
+
+func newKeys(l *Log) *Keys {
+	return &Keys{log: l, rings: &keyrings{log: l}, cache: make(map[string]Key)}
 }
 
 // Keys returns the log's key store.
 func (l *Log) Keys() *Keys { return l.keys }
 
 func keySubject(token string) (string, error) {
-	if token == "" || strings.ContainsAny(token, "*> \t\r\n") {
+	if token == "" || strings.ContainsAny(token, "*>. \t\r\n") {
 		return "", fmt.Errorf("%w: key token %q", ErrInvalid, token)
 	}
-	return keysSubjectPrefix + token, nil
+	return fmt.Sprintf("%s%03x.%s", keysSubjectPrefix, keyShard(token), token), nil
 }
 
 // GetOrCreate returns the token's key, creating it if there is none or the
@@ -119,20 +123,82 @@ func (k *Keys) GetOrCreate(ctx context.Context, token string) (Key, error) {
 		if _, err := rand.Read(key.Secret); err != nil {
 			return Key{}, fmt.Errorf("create key %s: %w", token, err)
 		}
-		msg := &nats.Msg{Subject: subj, Data: key.Secret, Header: nats.Header{}}
-		msg.Header.Set(hdrKeyID, key.ID)
-		_, err = k.log.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(expect))
+		seq, kekID, err := k.store(ctx, subj, token, key, expect)
 		switch {
 		case err == nil:
+			if err := k.keepSealed(ctx, subj, token, key, seq, kekID); err != nil {
+				return Key{}, err
+			}
 			k.remember(token, key)
 			return key, nil
 		case isWrongLastSequence(err):
 			continue // another creator won, or a destroy came between: read again
 		default:
-			return Key{}, fmt.Errorf("create key %s: %w: %w", token, ErrUnavailable, err)
+			return Key{}, fmt.Errorf("create key %s: %w", token, err)
 		}
 	}
 	return Key{}, fmt.Errorf("create key %s: %w: the key kept changing", token, ErrUnavailable)
+}
+
+// store seals key under the ring in use and writes it on subj if the
+// subject's last record is still expect. It returns the record's sequence
+// and the KEK it is sealed under.
+func (k *Keys) store(ctx context.Context, subj, token string, key Key, expect uint64) (uint64, string, error) {
+	rg, _, err := k.rings.currentRing(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	kk := rg.KEKs[keyShard(token)]
+	sealed, err := wrapKey(kk.Secret, token, key)
+	if err != nil {
+		return 0, "", err
+	}
+	msg := &nats.Msg{Subject: subj, Data: sealed, Header: nats.Header{}}
+	msg.Header.Set(hdrKeyID, key.ID)
+	msg.Header.Set(hdrKeyKEK, kk.ID)
+	ack, err := k.log.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(expect))
+	if err != nil {
+		if isWrongLastSequence(err) {
+			return 0, "", err
+		}
+		return 0, "", fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return ack.Sequence, kk.ID, nil
+}
+
+// keepSealed makes sure a key just written at seq under kekID is sealed
+// under the ring in use. A rotation moves the marker, then seals its
+// shards' keys again: a key written before the move is one its sweep
+// finds; one written after it, under a KEK the rotation is taking away, is
+// sealed again here, over its own record.
+func (k *Keys) keepSealed(ctx context.Context, subj, token string, key Key, seq uint64, kekID string) error {
+	shard := keyShard(token)
+	for {
+		m, _, err := k.rings.readMarker(ctx)
+		if err != nil {
+			return fmt.Errorf("create key %s: %w", token, err)
+		}
+		cur, _, err := k.rings.currentRing(ctx)
+		if err != nil {
+			return err
+		}
+		if cur.Gen != m.Gen {
+			k.rings.forget()
+			if cur, _, err = k.rings.currentRing(ctx); err != nil {
+				return err
+			}
+		}
+		if cur.KEKs[shard].ID == kekID {
+			return nil
+		}
+		seq, kekID, err = k.store(ctx, subj, token, key, seq)
+		if isWrongLastSequence(err) {
+			return nil // a rotation's sweep sealed it again first
+		}
+		if err != nil {
+			return fmt.Errorf("create key %s: %w", token, err)
+		}
+	}
 }
 
 func isWrongLastSequence(err error) bool {
@@ -157,29 +223,46 @@ func (k *Keys) Get(ctx context.Context, token string) (Key, error) {
 	return rec.key.clone(), nil
 }
 
-// fetch reads the token's last record from the leader and caches a key.
+// fetch reads the token's last record from the leader, opens a key with
+// its KEK and caches it.
 func (k *Keys) fetch(ctx context.Context, token string) (keyRecord, error) {
 	subj, err := keySubject(token)
 	if err != nil {
 		return keyRecord{}, err
 	}
-	e, err := k.log.lastOnSubject(ctx, KeysStream, subj)
-	if errors.Is(err, ErrNotFound) {
-		return keyRecord{}, fmt.Errorf("key %s: %w", token, ErrNotFound)
+	for attempt := 0; ; attempt++ {
+		e, err := k.log.lastOnSubject(ctx, KeysStream, subj)
+		if errors.Is(err, ErrNotFound) {
+			return keyRecord{}, fmt.Errorf("key %s: %w", token, ErrNotFound)
+		}
+		if err != nil {
+			return keyRecord{}, fmt.Errorf("get key %s: %w", token, err)
+		}
+		kekID := e.Header.Get(hdrKeyKEK)
+		if id := e.Header.Get(hdrKeyDestroyed); id != "" {
+			note, _ := strconv.ParseUint(e.Header.Get(hdrErasureNote), 10, 64)
+			return keyRecord{seq: e.Seq, destroyed: id, kek: kekID, note: note}, nil
+		}
+		id := e.Header.Get(hdrKeyID)
+		secret, ok, err := k.rings.kek(ctx, kekID)
+		if err != nil {
+			return keyRecord{}, fmt.Errorf("get key %s: %w", token, err)
+		}
+		if !ok {
+			// Sealed under a ring no longer present: a rotation's sweep
+			// may just have sealed it again. Once more, then it is lost.
+			if attempt == 0 {
+				continue
+			}
+			return keyRecord{}, fmt.Errorf("get key %s: %w: sealed under KEK %s, which no ring holds", token, ErrKeyMissing, kekID)
+		}
+		key, err := unwrapKey(secret, token, id, e.Data)
+		if err != nil {
+			return keyRecord{}, fmt.Errorf("get key %s at %d: %w: %w", token, e.Seq, ErrKeyMissing, err)
+		}
+		k.remember(token, key)
+		return keyRecord{seq: e.Seq, key: key, kek: kekID}, nil
 	}
-	if err != nil {
-		return keyRecord{}, fmt.Errorf("get key %s: %w", token, err)
-	}
-	if id := e.Header.Get(hdrKeyDestroyed); id != "" {
-		return keyRecord{seq: e.Seq, destroyed: id}, nil
-	}
-	id := e.Header.Get(hdrKeyID)
-	if len(e.Data) != KeySize || id == "" {
-		return keyRecord{}, fmt.Errorf("get key %s: %w: stored record has %d bytes and id %q", token, ErrInvalid, len(e.Data), id)
-	}
-	rec := keyRecord{seq: e.Seq, key: Key{ID: id, Secret: e.Data}}
-	k.remember(token, rec.key)
-	return rec, nil
 }
 
 // Open returns the key with the given id for token: ErrErased if that key
@@ -201,40 +284,51 @@ func (k *Keys) Open(ctx context.Context, token, id string) (Key, error) {
 
 // Destroy replaces the token's key with a tombstone, then erases every
 // earlier record on its subject, overwriting it on disk, and forgets the
-// cached key. Destroying a missing key is not an error.
-func (k *Keys) Destroy(ctx context.Context, token string) error {
+// cached key. Before the tombstone it writes an erasure note, which makes
+// the next rotation take the key's KEK away; the note's sequence is
+// returned (0 when there was no key). Destroying a missing key is not an
+// error.
+func (k *Keys) Destroy(ctx context.Context, token string) (uint64, error) {
 	subj, err := keySubject(token)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	k.forget(token)
 	// A Get racing with the erase may have cached the key again.
 	defer k.forget(token)
-	var tomb uint64
+	var tomb, note uint64
 	for attempt := 0; tomb == 0; attempt++ {
 		if attempt == 8 {
-			return fmt.Errorf("destroy key %s: %w: the key kept changing", token, ErrUnavailable)
+			return 0, fmt.Errorf("destroy key %s: %w: the key kept changing", token, ErrUnavailable)
 		}
 		rec, err := k.fetch(ctx, token)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			return nil
+			return 0, nil
 		case err != nil:
-			return fmt.Errorf("destroy key %s: %w", token, err)
+			return 0, fmt.Errorf("destroy key %s: %w", token, err)
 		case rec.tombstone():
-			tomb = rec.seq // destroyed already; finish the erase below
+			tomb, note = rec.seq, rec.note // destroyed already; finish the erase below
 			continue
+		}
+		// The note first: a note whose tombstone never comes costs one
+		// needless rotation, a tombstone without a note would keep the KEK.
+		if note, err = k.writeNote(ctx, token, rec.kek); err != nil {
+			return 0, fmt.Errorf("destroy key %s: %w", token, err)
 		}
 		msg := &nats.Msg{Subject: subj, Header: nats.Header{}}
 		msg.Header.Set(hdrKeyDestroyed, rec.key.ID)
+		msg.Header.Set(hdrKeyKEK, rec.kek)
+		msg.Header.Set(hdrErasureNote, strconv.FormatUint(note, 10))
 		ack, err := k.log.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(rec.seq))
 		switch {
 		case err == nil:
 			tomb = ack.Sequence
 		case isWrongLastSequence(err):
-			// A key made after an unblock, or another destroy: read again.
+			// Sealed again by a rotation, a key made after an unblock, or
+			// another destroy: read again.
 		default:
-			return fmt.Errorf("destroy key %s: %w: %w", token, ErrUnavailable, err)
+			return 0, fmt.Errorf("destroy key %s: %w: %w", token, ErrUnavailable, err)
 		}
 	}
 	var seqs []uint64
@@ -245,12 +339,33 @@ func (k *Keys) Destroy(ctx context.Context, token string) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("destroy key %s: %w", token, err)
+		return 0, fmt.Errorf("destroy key %s: %w", token, err)
 	}
+	if err := k.erase(ctx, seqs); err != nil {
+		return 0, fmt.Errorf("destroy key %s: %w", token, err)
+	}
+	return note, nil
+}
+
+// writeNote records that the KEK of token's shard must be rotated away.
+func (k *Keys) writeNote(ctx context.Context, token, kekID string) (uint64, error) {
+	b, err := json.Marshal(erasureNote{Shard: keyShard(token), KEK: kekID})
+	if err != nil {
+		return 0, err
+	}
+	ack, err := k.log.js.Publish(ctx, keyctlNotes, b)
+	if err != nil {
+		return 0, fmt.Errorf("erasure note: %w: %w", ErrUnavailable, err)
+	}
+	return ack.Sequence, nil
+}
+
+// erase overwrites the key stream's records at seqs.
+func (k *Keys) erase(ctx context.Context, seqs []uint64) error {
 	for _, seq := range seqs {
 		err := k.log.keysStr.SecureDeleteMsg(ctx, seq)
 		if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-			return fmt.Errorf("destroy key %s: erase seq %d: %w: %w", token, seq, ErrUnavailable, err)
+			return fmt.Errorf("erase seq %d: %w: %w", seq, ErrUnavailable, err)
 		}
 	}
 	return nil

@@ -12,7 +12,10 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/ticketbus/ticketbus/eventstore"
 	"github.com/ticketbus/ticketbus/eventstore/eventstoretest"
 )
@@ -113,6 +116,22 @@ func storeHolds(t *testing.T, dir string, needle []byte) []string {
 	return hits
 }
 
+// forms returns the raw, hex and base64 forms of each secret.
+func forms(secrets map[string][]byte) map[string][]byte {
+	out := map[string][]byte{}
+	for name, b := range secrets {
+		out[name+" (raw)"] = b
+		out[name+" (hex)"] = []byte(hex.EncodeToString(b))
+		out[name+" (base64)"] = []byte(base64.StdEncoding.EncodeToString(b))
+	}
+	return out
+}
+
+// TestKeysDestroyErasesFromDisk follows one key through a destroy and the
+// rotation after it: the profile key itself is never on disk, its sealed
+// record is overwritten by the destroy, and the KEK that sealed it leaves
+// every file with the rotation, while the other keys of its shard stay
+// readable, sealed under the new KEK.
 func TestKeysDestroyErasesFromDisk(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -126,56 +145,67 @@ func TestKeysDestroyErasesFromDisk(t *testing.T) {
 	keys := l.Keys()
 	// Neighbours before and after in the same block, so that the erase has
 	// to rewrite a block in place rather than drop a whole file.
-	var tokens []string
-	for i := 0; i < 5; i++ {
-		tokens = append(tokens, fmt.Sprintf("p%d", i))
-	}
 	secrets := map[string][]byte{}
-	for _, tok := range tokens {
+	for i := range 5 {
+		tok := fmt.Sprintf("p%d", i)
 		k, err := keys.GetOrCreate(ctx, tok)
 		if err != nil {
 			t.Fatal(err)
 		}
 		secrets[tok] = k.Secret
 	}
-	victim := secrets["p2"]
-	forms := map[string][]byte{
-		"raw":    victim,
-		"hex":    []byte(hex.EncodeToString(victim)),
-		"base64": []byte(base64.StdEncoding.EncodeToString(victim)),
-	}
-	hits := storeHolds(t, dir, victim)
-	t.Logf("before Destroy the key is in %v", hits)
-	if len(hits) == 0 {
-		t.Fatal("the key is not on disk before Destroy: the test cannot see an erase")
-	}
-	if err := keys.Destroy(ctx, "p2"); err != nil {
+	victim, err := keys.Secrets(ctx, "p2")
+	if err != nil {
 		t.Fatal(err)
 	}
-	for name, form := range forms {
+	if !bytes.Equal(victim["key"], secrets["p2"]) {
+		t.Fatal("Secrets does not name the key GetOrCreate made")
+	}
+	if hits := storeHolds(t, dir, victim["key"]); len(hits) > 0 {
+		t.Fatalf("a profile key is on disk unsealed, in %v", hits)
+	}
+	for _, name := range []string{"sealed key", "kek"} {
+		found := false
+		for _, form := range forms(map[string][]byte{name: victim[name]}) {
+			found = found || len(storeHolds(t, dir, form)) > 0
+		}
+		if !found {
+			t.Fatalf("the %s is not on disk before Destroy: the checks below could not fail", name)
+		}
+	}
+	note, err := keys.Destroy(ctx, "p2")
+	if err != nil || note == 0 {
+		t.Fatalf("destroy: note %d, %v", note, err)
+	}
+	if hits := storeHolds(t, dir, victim["sealed key"]); len(hits) > 0 {
+		t.Errorf("the destroyed key's record is still in %v", hits)
+	}
+	if state, err := keys.ErasureState(ctx, "p2"); err != nil || state != eventstore.ErasurePending {
+		t.Fatalf("erasure before the rotation: %q, %v; want pending", state, err)
+	}
+	st, rotations, err := keys.Erase(ctx, time.Now())
+	if err != nil || rotations != 1 || st.Pending != 0 || st.Confirmed < note {
+		t.Fatalf("erase: %+v, %d rotations, %v", st, rotations, err)
+	}
+	if state, err := keys.ErasureState(ctx, "p2"); err != nil || state != eventstore.ErasureComplete {
+		t.Fatalf("erasure after the rotation: %q, %v; want complete", state, err)
+	}
+	for name, form := range forms(victim) {
 		if hits := storeHolds(t, dir, form); len(hits) > 0 {
-			t.Errorf("%s form of the destroyed key still in %v", name, hits)
+			t.Errorf("%s of the destroyed key still in %v", name, hits)
 		}
 	}
 	if _, err := keys.Get(ctx, "p2"); !errors.Is(err, eventstore.ErrKeyDestroyed) {
 		t.Fatalf("get after destroy: %v, want ErrKeyDestroyed", err)
 	}
-	if err := keys.Destroy(ctx, "p2"); err != nil {
+	if _, err := keys.Destroy(ctx, "p2"); err != nil {
 		t.Fatalf("second destroy: %v", err)
 	}
-	if err := keys.Destroy(ctx, "never"); err != nil {
-		t.Fatalf("destroy of a missing key: %v", err)
+	if note, err := keys.Destroy(ctx, "never"); err != nil || note != 0 {
+		t.Fatalf("destroy of a missing key: note %d, %v", note, err)
 	}
-	for _, tok := range []string{"p0", "p1", "p3", "p4"} {
-		k, err := keys.Get(ctx, tok)
-		if err != nil || !bytes.Equal(k.Secret, secrets[tok]) {
-			t.Fatalf("neighbour %s damaged: %v", tok, err)
-		}
-		if hits := storeHolds(t, dir, secrets[tok]); len(hits) == 0 {
-			t.Fatalf("neighbour %s no longer on disk", tok)
-		}
-	}
-	// After a restart the erased key stays gone and the others come back.
+	// After a restart, read through an empty cache: the erased key stays
+	// gone and the others open, sealed under the new ring.
 	srv.Shutdown()
 	srv2, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: dir, Port: -1})
 	if err != nil {
@@ -186,12 +216,14 @@ func TestKeysDestroyErasesFromDisk(t *testing.T) {
 	if _, err := l2.Keys().Get(ctx, "p2"); !errors.Is(err, eventstore.ErrKeyDestroyed) {
 		t.Fatalf("destroyed key back after restart: %v", err)
 	}
-	if k, err := l2.Keys().Get(ctx, "p3"); err != nil || !bytes.Equal(k.Secret, secrets["p3"]) {
-		t.Fatalf("p3 after restart: %v", err)
+	for _, tok := range []string{"p0", "p1", "p3", "p4"} {
+		if k, err := l2.Keys().Get(ctx, tok); err != nil || !bytes.Equal(k.Secret, secrets[tok]) {
+			t.Fatalf("neighbour %s after the rotation and a restart: %v", tok, err)
+		}
 	}
-	for name, form := range forms {
+	for name, form := range forms(victim) {
 		if hits := storeHolds(t, dir, form); len(hits) > 0 {
-			t.Errorf("after restart, %s form of the destroyed key in %v", name, hits)
+			t.Errorf("after restart, %s of the destroyed key in %v", name, hits)
 		}
 	}
 }
@@ -209,7 +241,7 @@ func TestKeysOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := other.Destroy(ctx, "p"); err != nil {
+	if _, err := other.Destroy(ctx, "p"); err != nil {
 		t.Fatal(err)
 	}
 	second, err := other.GetOrCreate(ctx, "p")
@@ -236,10 +268,50 @@ func TestKeysOpen(t *testing.T) {
 			}
 		})
 	}
-	if err := other.Destroy(ctx, "p"); err != nil {
+	if _, err := other.Destroy(ctx, "p"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := other.Open(ctx, "p", second.ID); !errors.Is(err, eventstore.ErrErased) {
 		t.Fatalf("open after the second destroy: %v, want ErrErased", err)
+	}
+}
+
+// TestKeysMigrateLegacy opens a log on a key stream written before
+// keyrings: a key in the clear on "tb.key.<token>". The key must come out
+// the same, sealed on its new subject, and the clear record be gone.
+func TestKeysMigrateLegacy(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: dir, Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	ctx := context.Background()
+	first := eventstoretest.MustOpenLog(t, srv, eventstore.LogConfig{})
+	secret := bytes.Repeat([]byte{0x5a, 0xc3}, eventstore.KeySize/2)
+	msg := nats.NewMsg("tb.key.bGVnYWN5") // base64url("legacy")
+	msg.Data = secret
+	msg.Header.Set("Tb-Key-Id", "legacy-key-id")
+	if _, err := first.JetStream().PublishMsg(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	if len(storeHolds(t, dir, secret)) == 0 {
+		t.Fatal("the legacy key is not on disk: the test could not see the migration")
+	}
+	l := eventstoretest.MustOpenLog(t, srv, eventstore.LogConfig{})
+	got, err := l.Keys().Get(ctx, "bGVnYWN5")
+	if err != nil || got.ID != "legacy-key-id" || !bytes.Equal(got.Secret, secret) {
+		t.Fatalf("migrated key: %+v, %v", got, err)
+	}
+	if hits := storeHolds(t, dir, secret); len(hits) > 0 {
+		t.Fatalf("the key is still in the clear in %v", hits)
+	}
+	st, err := l.JetStream().Stream(ctx, eventstore.KeysStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := st.GetLastMsgForSubject(ctx, "tb.key.bGVnYWN5"); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Fatalf("the legacy subject still holds %+v (%v)", m, err)
 	}
 }

@@ -129,7 +129,7 @@ func OpenLog(ctx context.Context, nc *nats.Conn, cfg LogConfig) (*Log, error) {
 	}
 	keysStr, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        KeysStream,
-		Subjects:    []string{keysSubjectPrefix + ">"},
+		Subjects:    []string{keysSubjectPrefix + ">", keyctlPrefix + ">"},
 		Storage:     jetstream.FileStorage,
 		Replicas:    cfg.Replicas,
 		Retention:   jetstream.LimitsPolicy,
@@ -149,7 +149,13 @@ func OpenLog(ctx context.Context, nc *nats.Conn, cfg LogConfig) (*Log, error) {
 		busy:    make(map[string]struct{}),
 	}
 	l.cond = sync.NewCond(&l.mu)
-	l.keys = &Keys{log: l, cache: make(map[string]Key)}
+	l.keys = newKeys(l)
+	if err := l.keys.rings.reload(ctx); err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	if err := l.keys.migrateLegacy(ctx); err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
 	if err := l.loadVoid(ctx); err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}

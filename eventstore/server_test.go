@@ -56,8 +56,8 @@ func TestEngineHasJetStream(t *testing.T) {
 	if err != nil {
 		t.Fatalf("account info: %v", err)
 	}
-	if info.Streams != 2 {
-		t.Fatalf("%d streams, want 2", info.Streams)
+	if info.Streams != 3 { // events, keys, the first keyring
+		t.Fatalf("%d streams, want 3", info.Streams)
 	}
 	cfg := l.Stream().CachedInfo().Config
 	if !cfg.AllowAtomicPublish || !cfg.DenyDelete || !cfg.DenyPurge || !cfg.AllowDirect || cfg.Storage != jetstream.FileStorage {

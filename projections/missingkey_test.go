@@ -27,7 +27,7 @@ func purgeKey(t *testing.T, e *env, profileID string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	subj := "tb.key." + base64.RawURLEncoding.EncodeToString([]byte(profileID))
+	subj := "tb.key.*." + base64.RawURLEncoding.EncodeToString([]byte(profileID))
 	if err := st.Purge(ctx, jetstream.WithPurgeSubject(subj)); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,65 @@
+package eventstore
+
+import (
+	"context"
+	"time"
+)
+
+// The erasure loop takes destroyed keys' KEKs away (rotation.go) and
+// records when that is done on every replica (erasure.go). Every instance
+// runs it; the checks in each step let one of them act. A block on this
+// instance starts it at once; otherwise it runs every ErasureInterval,
+// which bounds how long a rotation cut short by a crash, or a replica
+// that came back, waits to be noticed.
+
+// defaultErasureInterval is EngineConfig.ErasureInterval's default.
+const defaultErasureInterval = 10 * time.Second
+
+func (e *Engine) eraseLoop(ctx context.Context) {
+	defer e.wg.Done()
+	t := time.NewTicker(e.cfg.ErasureInterval)
+	defer t.Stop()
+	for {
+		_, _ = e.Erase(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-e.erasePoke:
+		}
+	}
+}
+
+// pokeErasure starts the erasure loop now rather than at its next tick.
+func (e *Engine) pokeErasure() {
+	select {
+	case e.erasePoke <- struct{}{}:
+	default:
+	}
+}
+
+// Erase runs the rotations that erasure notes call for and records the
+// erasures now complete on every replica; it returns the erasures' state.
+func (e *Engine) Erase(ctx context.Context) (ErasureStatus, error) {
+	e.eraseMu.Lock()
+	defer e.eraseMu.Unlock()
+	st, rotations, err := e.log.Keys().Erase(ctx, e.cfg.Now())
+	for range rotations {
+		e.cfg.Metrics.erasureRotated()
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			e.cfg.Metrics.erasureFailed()
+			e.cfg.Logger.Warn("erasure: rotation or confirmation failed; will retry", "err", err)
+		}
+		return st, err
+	}
+	e.cfg.Metrics.erasureState(st)
+	return st, nil
+}
+
+// ErasureState says how far the erasure of a profile's messages has gone:
+// ErasureNone, ErasurePending, ErasureComplete or ErasureUnverified.
+func (e *Engine) ErasureState(ctx context.Context, profileID string) (string, error) {
+	return e.log.Keys().ErasureState(ctx, profileToken(profileID))
+}
