@@ -56,6 +56,8 @@ type Config struct {
 	DataDir        string
 	HTTPAddr       string
 	NATSURL        string
+	NATSUser       string // for every server of NATSURL
+	NATSPassword   string
 	NATSListen     string
 	TestClock      bool
 	Replicas       int
@@ -120,7 +122,11 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	c := &m.Config
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", c.DataDir), "data directory (embedded NATS store, views)")
 	fs.StringVar(&c.HTTPAddr, "http", env("HTTP", c.HTTPAddr), "HTTP listen address (API, health, metrics)")
-	fs.StringVar(&c.NATSURL, "nats-url", env("NATS_URL", c.NATSURL), "use this NATS server or cluster instead of the embedded one")
+	// The URL and the password take their environment twins after
+	// parsing, so that -h never prints a password as a default.
+	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "use this NATS server or cluster instead of the embedded one")
+	fs.StringVar(&c.NATSUser, "nats-user", env("NATS_USER", c.NATSUser), "user on every server of -nats-url")
+	fs.StringVar(&c.NATSPassword, "nats-password", c.NATSPassword, "password of -nats-user; prefer TICKETD_NATS_PASSWORD, since flags show in ps")
 	fs.StringVar(&c.NATSListen, "nats-listen", env("NATS_LISTEN", c.NATSListen), "embedded NATS server's listen address")
 	testClock, _ := strconv.ParseBool(env("TEST_CLOCK", "false"))
 	fs.BoolVar(&c.TestClock, "test-clock", testClock, "run on a manual clock moved by POST /v1/test-clock/advance")
@@ -134,6 +140,14 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	c.BootstrapToken = getenv("TICKETD_BOOTSTRAP_TOKEN")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["nats-url"] {
+		c.NATSURL = env("NATS_URL", c.NATSURL)
+	}
+	if !set["nats-password"] {
+		c.NATSPassword = env("NATS_PASSWORD", c.NATSPassword)
 	}
 	if c.BatchStaging != "memory" && c.BatchStaging != "disk" {
 		return fmt.Errorf(`-batch-staging must be "memory" or "disk", got %q`, c.BatchStaging)
@@ -204,15 +218,21 @@ func (m *Main) Run(ctx context.Context) error {
 }
 
 func (m *Main) connect() error {
-	var err error
+	login, err := parseNATSLogin(m.Config)
+	if err != nil {
+		return err
+	}
 	if m.Config.NATSURL != "" {
+		if login.fromFlags {
+			m.Logger.Info("-nats-user and -nats-password replace the credentials in -nats-url", "user", login.user)
+		}
 		// Replies to the engine (event and key reads) go to an inbox prefix
 		// of its own, never to the _INBOX.> that producers may read.
 		dial := func(name string) (*nats.Conn, error) {
-			nc, err := nats.Connect(m.Config.NATSURL, nats.Name(name), nats.MaxReconnects(-1),
-				nats.CustomInboxPrefix(eventstore.EngineInboxPrefix))
+			opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.CustomInboxPrefix(eventstore.EngineInboxPrefix)}
+			nc, err := nats.Connect(login.servers, append(opts, login.options()...)...)
 			if err != nil {
-				return nil, fmt.Errorf("connect to %s: %w", m.Config.NATSURL, err)
+				return nil, fmt.Errorf("connect to %s: %w", login.servers, err)
 			}
 			return nc, nil
 		}
