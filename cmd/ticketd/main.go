@@ -86,6 +86,7 @@ type Main struct {
 	Registry *prometheus.Registry
 	Clock    *eventstore.ManualClock // only with -test-clock
 
+	nats      *natsWatch
 	http      *http.Server
 	httpAddr  string
 	stopViews context.CancelFunc
@@ -160,11 +161,12 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 
 // Run starts everything and returns once the engine answers commands.
 func (m *Main) Run(ctx context.Context) error {
+	m.Registry = prometheus.NewRegistry()
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.nats = newNATSWatch(m.Registry, m.Logger)
 	if err := m.connect(); err != nil {
 		return err
 	}
-	m.Registry = prometheus.NewRegistry()
-	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := eventstore.NewMetrics(m.Registry)
 	var err error
 	logCfg := eventstore.LogConfig{Replicas: m.Config.Replicas, OnBatch: metrics.OnBatch}
@@ -222,26 +224,47 @@ func (m *Main) connect() error {
 	if err != nil {
 		return err
 	}
+	// Both engine connections are made alike, with the watch's handlers,
+	// on a server of one's own as on the embedded one.
+	var connect func(name string) (*nats.Conn, error)
 	if m.Config.NATSURL != "" {
 		if login.fromFlags {
 			m.Logger.Info("-nats-user and -nats-password replace the credentials in -nats-url", "user", login.user)
 		}
-		// Replies to the engine (event and key reads) go to an inbox prefix
-		// of its own, never to the _INBOX.> that producers may read.
-		dial := func(name string) (*nats.Conn, error) {
-			opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.CustomInboxPrefix(eventstore.EngineInboxPrefix)}
+		connect = func(name string) (*nats.Conn, error) {
+			// Replies to the engine (event and key reads) go to an inbox prefix
+			// of its own, never to the _INBOX.> that producers may read.
+			opts := append(m.nats.options(name), nats.MaxReconnects(-1), nats.CustomInboxPrefix(eventstore.EngineInboxPrefix))
 			nc, err := nats.Connect(login.servers, append(opts, login.options()...)...)
 			if err != nil {
 				return nil, fmt.Errorf("connect to %s: %w", login.servers, err)
 			}
 			return nc, nil
 		}
-		if m.NC, err = dial("ticketd"); err != nil {
+	} else {
+		if err := m.openServer(); err != nil {
 			return err
 		}
-		m.CmdNC, err = dial("ticketd-commands")
+		connect = func(name string) (*nats.Conn, error) {
+			return m.Server.EngineConnect(name, m.nats.options(name)...)
+		}
+	}
+	dial := func(name string) (*nats.Conn, error) {
+		nc, err := connect(name)
+		if err == nil {
+			m.nats.add(name, nc)
+		}
+		return nc, err
+	}
+	if m.NC, err = dial("ticketd"); err != nil {
 		return err
 	}
+	m.CmdNC, err = dial("ticketd-commands")
+	return err
+}
+
+// openServer starts the embedded NATS server.
+func (m *Main) openServer() error {
 	host, portStr, err := net.SplitHostPort(m.Config.NATSListen)
 	if err != nil {
 		return fmt.Errorf("-nats-listen: %w", err)
@@ -263,11 +286,7 @@ func (m *Main) connect() error {
 	if err != nil {
 		return fmt.Errorf("start embedded NATS: %w", err)
 	}
-	if m.NC, err = m.Server.EngineConnect("ticketd", nats.MaxReconnects(-1)); err != nil {
-		return err
-	}
-	m.CmdNC, err = m.Server.EngineConnect("ticketd-commands", nats.MaxReconnects(-1))
-	return err
+	return nil
 }
 
 // openViews opens the SQLite views and starts their projector.
@@ -327,6 +346,9 @@ func (m *Main) HTTPAddr() string { return m.httpAddr }
 // Close shuts down in order: stop taking commands and finish those in
 // flight, stop the engine, close NATS, then the embedded server.
 func (m *Main) Close() error {
+	if m.nats != nil {
+		m.nats.closing.Store(true)
+	}
 	if m.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = m.http.Shutdown(ctx)
