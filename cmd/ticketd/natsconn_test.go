@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -187,7 +188,8 @@ func TestNATSCredentialsOnEveryServer(t *testing.T) {
 
 // TestNATSGivesUp takes ticketd's only NATS server away, or has it refuse
 // ticketd's login. While the connections try again ticketd is alive;
-// once NATS has given up on them it says so, in the log and on /metrics.
+// once NATS has given up on them it says so, in the log, on /metrics and
+// on /healthz.
 func TestNATSGivesUp(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -195,11 +197,12 @@ func TestNATSGivesUp(t *testing.T) {
 		break_  func(t *testing.T, s *server.Server, opts *server.Options)
 		status  nats.Status
 		logLine string
+		healthz int
 	}{
-		{name: "server gone", status: nats.RECONNECTING,
+		{name: "server gone", status: nats.RECONNECTING, healthz: http.StatusOK,
 			break_:  func(_ *testing.T, s *server.Server, _ *server.Options) { s.Shutdown() },
 			logLine: `level=WARN msg="NATS disconnected; reconnecting" connection=%s`},
-		{name: "login refused", status: nats.CLOSED,
+		{name: "login refused", status: nats.CLOSED, healthz: http.StatusServiceUnavailable,
 			break_: func(t *testing.T, s *server.Server, opts *server.Options) {
 				rotated := *opts
 				rotated.Users = []*server.User{{Username: natsUser, Password: "rotated"}}
@@ -221,6 +224,10 @@ func TestNATSGivesUp(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			anyone := &client{tb: t, m: m}
+			if code := anyone.do("GET", "/healthz", nil, nil); code != http.StatusOK {
+				t.Fatalf("/healthz before: %d", code)
+			}
 			tc.break_(t, s, opts)
 			for _, nc := range []*nats.Conn{m.NC, m.CmdNC} {
 				name := nc.Opts.Name
@@ -233,7 +240,15 @@ func TestNATSGivesUp(t *testing.T) {
 					t.Errorf("%s: connected gauge %v", name, v)
 				}
 			}
+			var health cmdReply
+			if code := anyone.do("GET", "/healthz", nil, &health); code != tc.healthz {
+				t.Errorf("/healthz: %d %+v, want %d", code, health, tc.healthz)
+			}
 			if tc.status == nats.CLOSED {
+				if health.Code() != "unavailable" || !strings.Contains(health.Error.Message, `"ticketd" (`) ||
+					!strings.Contains(health.Error.Message, `"ticketd-commands" (`) {
+					t.Errorf("/healthz does not name both connections: %+v", health.Error)
+				}
 				if n := natsMetric(t, m, "ticketbus_nats_errors_total", "ticketd"); n < 1 {
 					t.Errorf("the refused login was not counted as an error: %v", n)
 				}
