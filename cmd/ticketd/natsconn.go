@@ -3,14 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
-	"log/slog"
+	"net"
 	"net/url"
+	"path/filepath"
+	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/ticketbus/ticketbus/eventstore"
 )
 
 // natsLogin is how ticketd logs in to a NATS server or cluster of its own
@@ -97,112 +97,74 @@ func (l natsLogin) options() []nats.Option {
 	return nil
 }
 
-// natsWatch follows the engine's NATS connections: it logs what happens
-// to them, counts it on /metrics, and tells /healthz about a connection
-// that NATS gave up on, which only a restart of ticketd brings back.
-type natsWatch struct {
-	logger     *slog.Logger
-	reconnects *prometheus.CounterVec
-	errors     *prometheus.CounterVec
-	// closing is set when ticketd closes its connections itself, which is
-	// not news.
-	closing atomic.Bool
-
-	mu    sync.Mutex
-	conns []watchedConn
-}
-
-type watchedConn struct {
-	name string
-	nc   *nats.Conn
-}
-
-var natsConnectedDesc = prometheus.NewDesc("ticketbus_nats_connected",
-	"1 while the engine's NATS connection is connected, 0 while it reconnects or after NATS gave up on it.",
-	[]string{"connection"}, nil)
-
-func newNATSWatch(reg prometheus.Registerer, logger *slog.Logger) *natsWatch {
-	w := &natsWatch{
-		logger: logger,
-		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ticketbus_nats_reconnects_total", Help: "Reconnections of the engine's NATS connections.",
-		}, []string{"connection"}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ticketbus_nats_errors_total", Help: "Asynchronous errors NATS reported on the engine's connections (refused logins, permission violations, slow consumers).",
-		}, []string{"connection"}),
+// connect opens the engine's two NATS connections, to -nats-url or to the
+// embedded server it starts.
+func (m *Main) connect() error {
+	login, err := parseNATSLogin(m.Config)
+	if err != nil {
+		return err
 	}
-	reg.MustRegister(w.reconnects, w.errors, w)
-	return w
-}
-
-// options are the handlers for the connection called name.
-func (w *natsWatch) options(name string) []nats.Option {
-	// Series at zero from the start, so that a rate or an alert sees the
-	// first increase.
-	w.reconnects.WithLabelValues(name)
-	w.errors.WithLabelValues(name)
-	log := w.logger.With("connection", name)
-	return []nats.Option{
-		nats.Name(name),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if !w.closing.Load() {
-				log.Warn("NATS disconnected; reconnecting", "err", err)
+	// Both engine connections are made alike, with the watch's handlers,
+	// on a server of one's own as on the embedded one.
+	var open func(name string) (*nats.Conn, error)
+	if m.Config.NATSURL != "" {
+		if login.fromFlags {
+			m.Logger.Info("-nats-user and -nats-password replace the credentials in -nats-url", "user", login.user)
+		}
+		open = func(name string) (*nats.Conn, error) {
+			// Replies to the engine (event and key reads) go to an inbox prefix
+			// of its own, never to the _INBOX.> that producers may read.
+			opts := append(m.nats.options(name), nats.MaxReconnects(-1), nats.CustomInboxPrefix(eventstore.EngineInboxPrefix))
+			nc, err := nats.Connect(login.servers, append(opts, login.options()...)...)
+			if err != nil {
+				return nil, fmt.Errorf("connect to %s: %w", login.servers, err)
 			}
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) {
-			w.reconnects.WithLabelValues(name).Inc()
-			log.Info("NATS reconnected", "server", nc.ConnectedUrlRedacted())
-		}),
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			w.errors.WithLabelValues(name).Inc()
-			if sub != nil {
-				log.Warn("NATS error", "err", err, "subject", sub.Subject)
-				return
-			}
-			log.Warn("NATS error", "err", err)
-		}),
-		nats.ClosedHandler(func(nc *nats.Conn) {
-			if !w.closing.Load() {
-				log.Error("NATS gave up on the connection; ticketd must be restarted", "err", nc.LastError())
-			}
-		}),
-	}
-}
-
-// add watches nc, connected with options(name).
-func (w *natsWatch) add(name string, nc *nats.Conn) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.conns = append(w.conns, watchedConn{name, nc})
-}
-
-// gaveUp describes the connections that are closed for good, and why.
-func (w *natsWatch) gaveUp() []string {
-	var out []string
-	for _, c := range w.list() {
-		if c.nc.IsClosed() {
-			out = append(out, fmt.Sprintf("%q (%v)", c.name, c.nc.LastError()))
+			return nc, nil
+		}
+	} else {
+		if err := m.openServer(); err != nil {
+			return err
+		}
+		open = func(name string) (*nats.Conn, error) {
+			return m.Server.EngineConnect(name, m.nats.options(name)...)
 		}
 	}
-	return out
-}
-
-func (w *natsWatch) list() []watchedConn {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]watchedConn(nil), w.conns...)
-}
-
-// Describe and Collect make the connected gauge read each connection's
-// status at scrape time, so that it never lags behind a callback.
-func (w *natsWatch) Describe(ch chan<- *prometheus.Desc) { ch <- natsConnectedDesc }
-
-func (w *natsWatch) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range w.list() {
-		v := 0.0
-		if c.nc.IsConnected() {
-			v = 1
+	dial := func(name string) (*nats.Conn, error) {
+		nc, err := open(name)
+		if err == nil {
+			m.nats.add(name, nc)
 		}
-		ch <- prometheus.MustNewConstMetric(natsConnectedDesc, prometheus.GaugeValue, v, c.name)
+		return nc, err
 	}
+	if m.NC, err = dial("ticketd"); err != nil {
+		return err
+	}
+	m.CmdNC, err = dial("ticketd-commands")
+	return err
+}
+
+// openServer starts the embedded NATS server.
+func (m *Main) openServer() error {
+	host, portStr, err := net.SplitHostPort(m.Config.NATSListen)
+	if err != nil {
+		return fmt.Errorf("-nats-listen: %w", err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return fmt.Errorf("-nats-listen port: %w", err)
+	}
+	if port == 0 {
+		port = -1
+	}
+	store := filepath.Join(m.Config.DataDir, "nats")
+	staging := ""
+	if m.Config.BatchStaging == "memory" {
+		staging = eventstore.MemoryStagingDir(store)
+	}
+	m.Server, err = eventstore.OpenServer(eventstore.ServerConfig{
+		StoreDir: store, Host: host, Port: port, StagingDir: staging})
+	if err != nil {
+		return fmt.Errorf("start embedded NATS: %w", err)
+	}
+	return nil
 }
