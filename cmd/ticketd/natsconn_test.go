@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +93,12 @@ func TestNATSLogin(t *testing.T) {
 				t.Fatalf("got %+v, want %+v", l, want)
 			}
 		})
+	}
+	// ticketd refuses to start on such a list.
+	_, err := runMain(t, slog.New(slog.DiscardHandler), nil, "-data-dir", t.TempDir(),
+		"-nats-url", "nats://u:"+natsPassword+"@127.0.0.1:1,nats://u:other@127.0.0.1:2")
+	if err == nil || !strings.Contains(err.Error(), "carry different credentials") {
+		t.Fatalf("start with different credentials on two URLs: %v", err)
 	}
 }
 

@@ -22,16 +22,16 @@ func TestNATSGivesUp(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name    string
-		break_  func(t *testing.T, s *server.Server, port int)
+		fault   func(t *testing.T, s *server.Server, port int)
 		status  nats.Status
 		logLine string
 		healthz int
 	}{
 		{name: "server gone", status: nats.RECONNECTING, healthz: http.StatusOK,
-			break_:  func(_ *testing.T, s *server.Server, _ int) { s.Shutdown() },
+			fault:   func(_ *testing.T, s *server.Server, _ int) { s.Shutdown() },
 			logLine: `level=WARN msg="NATS disconnected; reconnecting" connection=%s`},
 		{name: "login refused", status: nats.CLOSED, healthz: http.StatusServiceUnavailable,
-			break_: func(t *testing.T, s *server.Server, port int) {
+			fault: func(t *testing.T, s *server.Server, port int) {
 				// A server back with another password. (A config reload
 				// would do too, but nats-server's reload path is not race
 				// clean.)
@@ -57,7 +57,7 @@ func TestNATSGivesUp(t *testing.T) {
 			if code := anyone.do("GET", "/healthz", nil, nil); code != http.StatusOK {
 				t.Fatalf("/healthz before: %d", code)
 			}
-			tc.break_(t, s, port)
+			tc.fault(t, s, port)
 			for _, nc := range []*nats.Conn{m.NC, m.CmdNC} {
 				name := nc.Opts.Name
 				waitFor(t, 30*time.Second, name+" "+tc.status.String(), func() bool { return nc.Status() == tc.status })
