@@ -46,7 +46,7 @@ func newAPI(m *Main) *api {
 
 func (a *api) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]bool{"ok": true}) })
+	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.m.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("POST /v1/commands/{name}", a.command)
@@ -154,6 +154,17 @@ func (a *api) waitMinPosition(r *http.Request) error {
 		return domain.Errorf(domain.EUnavailable, "the views have not reached position %d within 5s (at %d)", pos, a.m.Views.Position())
 	}
 	return nil
+}
+
+// healthz fails only for what a restart alone repairs: a NATS connection
+// that NATS gave up on never comes back. One that is reconnecting does,
+// and /readyz reports it meanwhile.
+func (a *api) healthz(w http.ResponseWriter, _ *http.Request) {
+	if gone := a.m.nats.gaveUp(); len(gone) > 0 {
+		writeError(w, domain.Errorf(domain.EUnavailable, "NATS gave up on %s; ticketd must be restarted", strings.Join(gone, ", ")))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
 func (a *api) readyz(w http.ResponseWriter, r *http.Request) {

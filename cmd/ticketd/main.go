@@ -56,6 +56,8 @@ type Config struct {
 	DataDir        string
 	HTTPAddr       string
 	NATSURL        string
+	NATSUser       string // for every server of NATSURL
+	NATSPassword   string
 	NATSListen     string
 	TestClock      bool
 	Replicas       int
@@ -84,6 +86,7 @@ type Main struct {
 	Registry *prometheus.Registry
 	Clock    *eventstore.ManualClock // only with -test-clock
 
+	nats      *natsWatch
 	http      *http.Server
 	httpAddr  string
 	stopViews context.CancelFunc
@@ -120,7 +123,11 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	c := &m.Config
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", c.DataDir), "data directory (embedded NATS store, views)")
 	fs.StringVar(&c.HTTPAddr, "http", env("HTTP", c.HTTPAddr), "HTTP listen address (API, health, metrics)")
-	fs.StringVar(&c.NATSURL, "nats-url", env("NATS_URL", c.NATSURL), "use this NATS server or cluster instead of the embedded one")
+	// The URL and the password take their environment twins after
+	// parsing, so that -h never prints a password as a default.
+	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "use this NATS server or cluster instead of the embedded one")
+	fs.StringVar(&c.NATSUser, "nats-user", env("NATS_USER", c.NATSUser), "user on every server of -nats-url")
+	fs.StringVar(&c.NATSPassword, "nats-password", c.NATSPassword, "password of -nats-user; prefer TICKETD_NATS_PASSWORD, since flags show in ps")
 	fs.StringVar(&c.NATSListen, "nats-listen", env("NATS_LISTEN", c.NATSListen), "embedded NATS server's listen address")
 	testClock, _ := strconv.ParseBool(env("TEST_CLOCK", "false"))
 	fs.BoolVar(&c.TestClock, "test-clock", testClock, "run on a manual clock moved by POST /v1/test-clock/advance")
@@ -135,6 +142,14 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["nats-url"] {
+		c.NATSURL = env("NATS_URL", c.NATSURL)
+	}
+	if !set["nats-password"] {
+		c.NATSPassword = env("NATS_PASSWORD", c.NATSPassword)
+	}
 	if c.BatchStaging != "memory" && c.BatchStaging != "disk" {
 		return fmt.Errorf(`-batch-staging must be "memory" or "disk", got %q`, c.BatchStaging)
 	}
@@ -146,11 +161,12 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 
 // Run starts everything and returns once the engine answers commands.
 func (m *Main) Run(ctx context.Context) error {
+	m.Registry = prometheus.NewRegistry()
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.nats = newNATSWatch(m.Registry, m.Logger)
 	if err := m.connect(); err != nil {
 		return err
 	}
-	m.Registry = prometheus.NewRegistry()
-	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := eventstore.NewMetrics(m.Registry)
 	var err error
 	logCfg := eventstore.LogConfig{Replicas: m.Config.Replicas, OnBatch: metrics.OnBatch}
@@ -201,53 +217,6 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	return m.serveHTTP()
-}
-
-func (m *Main) connect() error {
-	var err error
-	if m.Config.NATSURL != "" {
-		// Replies to the engine (event and key reads) go to an inbox prefix
-		// of its own, never to the _INBOX.> that producers may read.
-		dial := func(name string) (*nats.Conn, error) {
-			nc, err := nats.Connect(m.Config.NATSURL, nats.Name(name), nats.MaxReconnects(-1),
-				nats.CustomInboxPrefix(eventstore.EngineInboxPrefix))
-			if err != nil {
-				return nil, fmt.Errorf("connect to %s: %w", m.Config.NATSURL, err)
-			}
-			return nc, nil
-		}
-		if m.NC, err = dial("ticketd"); err != nil {
-			return err
-		}
-		m.CmdNC, err = dial("ticketd-commands")
-		return err
-	}
-	host, portStr, err := net.SplitHostPort(m.Config.NATSListen)
-	if err != nil {
-		return fmt.Errorf("-nats-listen: %w", err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return fmt.Errorf("-nats-listen port: %w", err)
-	}
-	if port == 0 {
-		port = -1
-	}
-	store := filepath.Join(m.Config.DataDir, "nats")
-	staging := ""
-	if m.Config.BatchStaging == "memory" {
-		staging = eventstore.MemoryStagingDir(store)
-	}
-	m.Server, err = eventstore.OpenServer(eventstore.ServerConfig{
-		StoreDir: store, Host: host, Port: port, StagingDir: staging})
-	if err != nil {
-		return fmt.Errorf("start embedded NATS: %w", err)
-	}
-	if m.NC, err = m.Server.EngineConnect("ticketd", nats.MaxReconnects(-1)); err != nil {
-		return err
-	}
-	m.CmdNC, err = m.Server.EngineConnect("ticketd-commands", nats.MaxReconnects(-1))
-	return err
 }
 
 // openViews opens the SQLite views and starts their projector.
@@ -307,6 +276,9 @@ func (m *Main) HTTPAddr() string { return m.httpAddr }
 // Close shuts down in order: stop taking commands and finish those in
 // flight, stop the engine, close NATS, then the embedded server.
 func (m *Main) Close() error {
+	if m.nats != nil {
+		m.nats.closing.Store(true)
+	}
 	if m.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = m.http.Shutdown(ctx)

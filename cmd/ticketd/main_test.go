@@ -22,26 +22,39 @@ import (
 // test ends.
 func MustRunMain(tb testing.TB, dataDir string) *Main {
 	tb.Helper()
-	m := NewMain()
-	m.Stdout = io.Discard
-	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := m.ParseFlags([]string{"-data-dir", dataDir, "-http", "127.0.0.1:0", "-nats-listen", "127.0.0.1:0", "-test-clock"},
-		func(k string) string {
-			if k == "TICKETD_BOOTSTRAP_TOKEN" {
-				return ownerToken
-			}
-			return ""
-		}); err != nil {
+	m, err := runMain(tb, slog.New(slog.NewTextHandler(io.Discard, nil)), nil,
+		"-data-dir", dataDir, "-nats-listen", "127.0.0.1:0")
+	if err != nil {
 		tb.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	return m
+}
+
+// runMain runs ticketd in-process with these flags and TICKETD_ variables
+// besides a free HTTP port, the test clock and the bootstrap owner. It
+// returns ParseFlags' or Run's error, and stops ticketd when the test ends.
+func runMain(tb testing.TB, logger *slog.Logger, env map[string]string, args ...string) (*Main, error) {
+	tb.Helper()
+	m := NewMain()
+	m.Stdout = io.Discard
+	m.Logger = logger
+	getenv := func(k string) string {
+		if k == "TICKETD_BOOTSTRAP_TOKEN" {
+			return ownerToken
+		}
+		return env[k]
+	}
+	if err := m.ParseFlags(append([]string{"-http", "127.0.0.1:0", "-test-clock"}, args...), getenv); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := m.Run(ctx); err != nil {
 		_ = m.Close()
-		tb.Fatalf("run: %v", err)
+		return nil, fmt.Errorf("run: %w", err)
 	}
 	tb.Cleanup(func() { _ = m.Close() })
-	return m
+	return m, nil
 }
 
 // ownerToken is the bootstrap owner's token in these tests.
