@@ -337,3 +337,5 @@ func TestClusterLeaderFailover(t *testing.T) {
 		}
 	}
 }
+
+func freePorts(t *testing.T, n int) []int { return eventstoretest.FreePorts(t, n) }

@@ -25,7 +25,7 @@ type Cluster struct {
 // JetStream has a meta leader. They shut down when the test ends.
 func StartCluster(tb testing.TB, n int) *Cluster {
 	tb.Helper()
-	ports := freePorts(tb, n+n)
+	ports := FreePorts(tb, n+n)
 	routes := make([]string, n)
 	for i := range n {
 		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[n+i])
@@ -111,8 +111,8 @@ func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool
 	}
 }
 
-// freePorts returns n TCP ports free on the loopback interface.
-func freePorts(tb testing.TB, n int) []int {
+// FreePorts returns n TCP ports free on the loopback interface.
+func FreePorts(tb testing.TB, n int) []int {
 	tb.Helper()
 	var lns []net.Listener
 	ports := make([]int, 0, n)
