@@ -63,3 +63,8 @@ func (e *Engine) Erase(ctx context.Context) (ErasureStatus, error) {
 func (e *Engine) ErasureState(ctx context.Context, profileID string) (string, error) {
 	return e.log.Keys().ErasureState(ctx, profileToken(profileID))
 }
+
+// ErasureStatus returns the state of erasures across the key store.
+func (e *Engine) ErasureStatus(ctx context.Context) (ErasureStatus, error) {
+	return e.log.Keys().Status(ctx)
+}

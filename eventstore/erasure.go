@@ -25,7 +25,8 @@ const (
 	ErasureUnverified = "unverified"
 )
 
-// ErasureState says how far the erasure of a token's key has gone.
+// ErasureState says how far the erasure of a token's last destroyed key
+// has gone; a key made after an unblock keeps its predecessor's state.
 func (k *Keys) ErasureState(ctx context.Context, token string) (string, error) {
 	rec, err := k.fetch(ctx, token)
 	switch {
@@ -33,10 +34,10 @@ func (k *Keys) ErasureState(ctx context.Context, token string) (string, error) {
 		return ErasureNone, nil
 	case err != nil:
 		return "", err
-	case !rec.tombstone():
-		return ErasureNone, nil
-	case rec.note == 0:
+	case rec.note == 0 && rec.tombstone():
 		return ErasureUnverified, nil
+	case rec.note == 0:
+		return ErasureNone, nil
 	}
 	er, _, err := k.readErased(ctx)
 	if err != nil {
@@ -68,6 +69,15 @@ func (k *Keys) readErased(ctx context.Context) (erasedRecord, uint64, error) {
 // replica has deleted the rings older than the one in use, and returns the
 // state of erasures.
 func (k *Keys) confirm(ctx context.Context, now time.Time) (ErasureStatus, error) {
+	return k.status(ctx, now, true)
+}
+
+// Status returns the state of erasures without recording anything.
+func (k *Keys) Status(ctx context.Context) (ErasureStatus, error) {
+	return k.status(ctx, time.Time{}, false)
+}
+
+func (k *Keys) status(ctx context.Context, now time.Time, record bool) (ErasureStatus, error) {
 	m, _, err := k.rings.readMarker(ctx)
 	if err != nil {
 		return ErasureStatus{}, err
@@ -78,12 +88,12 @@ func (k *Keys) confirm(ctx context.Context, now time.Time) (ErasureStatus, error
 	}
 	st := ErasureStatus{Gen: m.Gen, Covered: m.Covered, Confirmed: er.Covered, ConfirmedAt: er.At}
 	if m.Covered > er.Covered {
-		waiting, err := k.waitingFor(ctx, m.Gen)
+		waiting, err := k.waitingFor(ctx, m.Gen, record)
 		if err != nil {
 			return ErasureStatus{}, err
 		}
 		st.Waiting = waiting
-		if len(waiting) == 0 {
+		if len(waiting) == 0 && record {
 			b, _ := json.Marshal(erasedRecord{Gen: m.Gen, Covered: m.Covered, At: now.UTC()})
 			_, err := k.log.js.Publish(ctx, keyctlErased, b, jetstream.WithExpectLastSequencePerSubject(erSeq))
 			switch {
@@ -107,7 +117,8 @@ func (k *Keys) confirm(ctx context.Context, now time.Time) (ErasureStatus, error
 // that are not current. The meta layer applies its log in order on every
 // server, so a replica current in the fence, made after the deletions, has
 // deleted the older rings' files.
-func (k *Keys) waitingFor(ctx context.Context, gen uint64) ([]string, error) {
+// A missing fence is made when create is set.
+func (k *Keys) waitingFor(ctx context.Context, gen uint64, create bool) ([]string, error) {
 	gens, err := k.rings.ringGens(ctx)
 	if err != nil {
 		return nil, err
@@ -117,6 +128,9 @@ func (k *Keys) waitingFor(ctx context.Context, gen uint64) ([]string, error) {
 	}
 	st, err := k.log.js.Stream(ctx, keyfenceStream(gen))
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if !create {
+			return []string{fmt.Sprintf("fence %d not yet made", gen)}, nil
+		}
 		if err := k.makeFence(ctx, gen); err != nil {
 			return nil, err
 		}

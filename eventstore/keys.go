@@ -64,7 +64,7 @@ type keyRecord struct {
 	key       Key    // when not a tombstone
 	kek       string // the KEK it is (or the destroyed key was) sealed under
 	destroyed string // a tombstone's key id
-	note      uint64 // a tombstone's erasure note
+	note      uint64 // a tombstone's erasure note, or the one a key made after it carries
 }
 
 func (r keyRecord) tombstone() bool { return r.key.ID == "" }
@@ -123,10 +123,13 @@ func (k *Keys) GetOrCreate(ctx context.Context, token string) (Key, error) {
 		if _, err := rand.Read(key.Secret); err != nil {
 			return Key{}, fmt.Errorf("create key %s: %w", token, err)
 		}
-		seq, kekID, err := k.store(ctx, subj, token, key, expect)
+		// A key made over a tombstone keeps its erasure note, so that the
+		// profile's erasure stays visible after an unblock.
+		w := keyWrite{subj: subj, token: token, key: key, note: rec.note}
+		seq, kekID, err := k.store(ctx, w, expect)
 		switch {
 		case err == nil:
-			if err := k.keepSealed(ctx, subj, token, key, seq, kekID); err != nil {
+			if err := k.keepSealed(ctx, w, seq, kekID); err != nil {
 				return Key{}, err
 			}
 			k.remember(token, key)
@@ -140,22 +143,42 @@ func (k *Keys) GetOrCreate(ctx context.Context, token string) (Key, error) {
 	return Key{}, fmt.Errorf("create key %s: %w: the key kept changing", token, ErrUnavailable)
 }
 
-// store seals key under the ring in use and writes it on subj if the
-// subject's last record is still expect. It returns the record's sequence
-// and the KEK it is sealed under.
-func (k *Keys) store(ctx context.Context, subj, token string, key Key, expect uint64) (uint64, string, error) {
+// keyWrite is a key record to write: the key, its subject and token, and
+// the erasure note it carries over from the tombstone it replaces.
+type keyWrite struct {
+	subj, token string
+	key         Key
+	note        uint64
+}
+
+// message seals w's key under kk.
+func (w keyWrite) message(kk kek) (*nats.Msg, error) {
+	sealed, err := wrapKey(kk.Secret, w.token, w.key)
+	if err != nil {
+		return nil, err
+	}
+	msg := &nats.Msg{Subject: w.subj, Data: sealed, Header: nats.Header{}}
+	msg.Header.Set(hdrKeyID, w.key.ID)
+	msg.Header.Set(hdrKeyKEK, kk.ID)
+	if w.note != 0 {
+		msg.Header.Set(hdrErasureNote, strconv.FormatUint(w.note, 10))
+	}
+	return msg, nil
+}
+
+// store seals w's key under the ring in use and writes it if the subject's
+// last record is still expect. It returns the record's sequence and the
+// KEK it is sealed under.
+func (k *Keys) store(ctx context.Context, w keyWrite, expect uint64) (uint64, string, error) {
 	rg, _, err := k.rings.currentRing(ctx)
 	if err != nil {
 		return 0, "", err
 	}
-	kk := rg.KEKs[keyShard(token)]
-	sealed, err := wrapKey(kk.Secret, token, key)
+	kk := rg.KEKs[keyShard(w.token)]
+	msg, err := w.message(kk)
 	if err != nil {
 		return 0, "", err
 	}
-	msg := &nats.Msg{Subject: subj, Data: sealed, Header: nats.Header{}}
-	msg.Header.Set(hdrKeyID, key.ID)
-	msg.Header.Set(hdrKeyKEK, kk.ID)
 	ack, err := k.log.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(expect))
 	if err != nil {
 		if isWrongLastSequence(err) {
@@ -171,12 +194,12 @@ func (k *Keys) store(ctx context.Context, subj, token string, key Key, expect ui
 // shards' keys again: a key written before the move is one its sweep
 // finds; one written after it, under a KEK the rotation is taking away, is
 // sealed again here, over its own record.
-func (k *Keys) keepSealed(ctx context.Context, subj, token string, key Key, seq uint64, kekID string) error {
-	shard := keyShard(token)
+func (k *Keys) keepSealed(ctx context.Context, w keyWrite, seq uint64, kekID string) error {
+	shard := keyShard(w.token)
 	for {
 		m, _, err := k.rings.readMarker(ctx)
 		if err != nil {
-			return fmt.Errorf("create key %s: %w", token, err)
+			return fmt.Errorf("create key %s: %w", w.token, err)
 		}
 		cur, _, err := k.rings.currentRing(ctx)
 		if err != nil {
@@ -191,12 +214,12 @@ func (k *Keys) keepSealed(ctx context.Context, subj, token string, key Key, seq 
 		if cur.KEKs[shard].ID == kekID {
 			return nil
 		}
-		seq, kekID, err = k.store(ctx, subj, token, key, seq)
+		seq, kekID, err = k.store(ctx, w, seq)
 		if isWrongLastSequence(err) {
 			return nil // a rotation's sweep sealed it again first
 		}
 		if err != nil {
-			return fmt.Errorf("create key %s: %w", token, err)
+			return fmt.Errorf("create key %s: %w", w.token, err)
 		}
 	}
 }
@@ -261,7 +284,8 @@ func (k *Keys) fetch(ctx context.Context, token string) (keyRecord, error) {
 			return keyRecord{}, fmt.Errorf("get key %s at %d: %w: %w", token, e.Seq, ErrKeyMissing, err)
 		}
 		k.remember(token, key)
-		return keyRecord{seq: e.Seq, key: key, kek: kekID}, nil
+		note, _ := strconv.ParseUint(e.Header.Get(hdrErasureNote), 10, 64)
+		return keyRecord{seq: e.Seq, key: key, kek: kekID, note: note}, nil
 	}
 }
 

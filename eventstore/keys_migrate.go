@@ -21,11 +21,11 @@ func (k *Keys) migrateLegacy(ctx context.Context) error {
 			return fmt.Errorf("migrate keys: %w", err)
 		}
 		if e.Header.Get(hdrKeyDestroyed) == "" && len(e.Data) == KeySize && e.Header.Get(hdrKeyID) != "" {
-			key := Key{ID: e.Header.Get(hdrKeyID), Secret: e.Data}
-			seq, kekID, err := k.store(ctx, subj, token, key, 0)
+			w := keyWrite{subj: subj, token: token, key: Key{ID: e.Header.Get(hdrKeyID), Secret: e.Data}}
+			seq, kekID, err := k.store(ctx, w, 0)
 			switch {
 			case err == nil:
-				if err := k.keepSealed(ctx, subj, token, key, seq, kekID); err != nil {
+				if err := k.keepSealed(ctx, w, seq, kekID); err != nil {
 					return fmt.Errorf("migrate keys: %w", err)
 				}
 			case !isWrongLastSequence(err): // moved already by another instance

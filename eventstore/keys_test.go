@@ -251,6 +251,9 @@ func TestKeysOpen(t *testing.T) {
 	if second.ID == first.ID {
 		t.Fatal("a key made after a destroy has the destroyed key's id")
 	}
+	if state, err := stale.ErasureState(ctx, "p"); err != nil || state != eventstore.ErasurePending {
+		t.Fatalf("erasure after a new key: %q, %v; want the destroyed key's, pending", state, err)
+	}
 	for _, tc := range []struct {
 		name, token, id string
 		want            []byte

@@ -25,7 +25,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -204,13 +203,11 @@ func (k *Keys) reseal(ctx context.Context, e Entry, from, to kek) error {
 	if err != nil {
 		return fmt.Errorf("rotate: key %s at %d: %w: %w", token, e.Seq, ErrKeyMissing, err)
 	}
-	sealed, err := wrapKey(to.Secret, token, key)
+	note, _ := strconv.ParseUint(e.Header.Get(hdrErasureNote), 10, 64)
+	msg, err := keyWrite{subj: e.Subject, token: token, key: key, note: note}.message(to)
 	if err != nil {
 		return err
 	}
-	msg := &nats.Msg{Subject: e.Subject, Data: sealed, Header: nats.Header{}}
-	msg.Header.Set(hdrKeyID, key.ID)
-	msg.Header.Set(hdrKeyKEK, to.ID)
 	_, err = k.log.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(e.Seq))
 	switch {
 	case isWrongLastSequence(err):

@@ -212,3 +212,46 @@ func runHealth(r *runner, args []string) error {
 	}
 	return nil
 }
+
+// ErrErasurePending is returned by erasure while a block's erasure is not
+// yet complete on every replica, so that scripts can wait for it.
+var ErrErasurePending = errors.New("erasure pending")
+
+// erasureStatus is GET /v1/erasure's reply.
+type erasureStatus struct {
+	Pending     int      `json:"pending"`
+	WaitingFor  []string `json:"waiting_for"`
+	Generation  uint64   `json:"keyring_generation"`
+	Confirmed   uint64   `json:"last_note_confirmed"`
+	ConfirmedAt *string  `json:"confirmed_at"`
+}
+
+func runErasure(r *runner, args []string) error {
+	fs := r.newFlags("")
+	if _, err := r.parse(fs, args, 0); err != nil {
+		return done(err)
+	}
+	var st erasureStatus
+	printed, err := r.fetch("GET", "/v1/erasure", nil, nil, &st)
+	if err != nil {
+		return err
+	}
+	if !printed {
+		tw := newTable(r.stdout)
+		fmt.Fprintf(tw, "pending\t%d\n", st.Pending)
+		fmt.Fprintf(tw, "waiting for\t%s\n", orDash(clean(strings.Join(st.WaitingFor, ", "))))
+		at := "-"
+		if st.ConfirmedAt != nil {
+			at = clean(*st.ConfirmedAt)
+		}
+		fmt.Fprintf(tw, "last confirmed\t%s\n", at)
+		fmt.Fprintf(tw, "keyring\tgeneration %d\n", st.Generation)
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if st.Pending > 0 {
+		return fmt.Errorf("%w: %d block(s) not yet erased on every replica", ErrErasurePending, st.Pending)
+	}
+	return nil
+}

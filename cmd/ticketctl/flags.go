@@ -51,6 +51,7 @@ func subcommands() []subcommand {
 		{"users", "manage users (users add -name N -role R | users list)", runUsers},
 		{"me", "the user the token belongs to", runMe},
 		{"views", "replay the log into the views, or compare them (views rebuild | views verify)", runViews},
+		{"erasure", "whether every block's erasure is complete on every replica; exits 1 while one is pending", runErasure},
 		{"clock", "move a -test-clock engine's clock (clock advance DURATION)", runClock},
 		{"health", "check the engine's /healthz and /readyz", runHealth},
 		{"load", "generate load over NATS and check the log after ([-nats-url U] [-producers N] [-duration D] [-profiles N] [-mix name=w,...])", runLoad},

@@ -147,6 +147,7 @@ func runProfile(r *runner, args []string) error {
 		Phones    []string `json:"phones"`
 		Blocked   bool     `json:"blocked"`
 		TicketIDs []string `json:"ticket_ids"`
+		Erasure   string   `json:"erasure"`
 	}
 	raw, err := r.queryOne("PROFILE_ID", func(id string) string { return "/v1/profiles/" + seg(id) }, args, &p)
 	if err != nil {
@@ -164,6 +165,7 @@ func runProfile(r *runner, args []string) error {
 	fmt.Fprintf(tw, "profile\t%s\n", clean(p.ID))
 	fmt.Fprintf(tw, "phones\t%s\n", orDash(clean(strings.Join(p.Phones, ", "))))
 	fmt.Fprintf(tw, "blocked\t%s\n", blocked)
+	fmt.Fprintf(tw, "erasure\t%s\n", orDash(clean(p.Erasure)))
 	// One ticket per line, so ids can be copied whole into show.
 	if len(p.TicketIDs) == 0 {
 		fmt.Fprintln(tw, "tickets\t-")

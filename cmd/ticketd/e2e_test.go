@@ -143,10 +143,26 @@ func TestInboxWalk(t *testing.T) {
 	var prof struct {
 		Blocked   bool     `json:"blocked"`
 		TicketIDs []string `json:"ticket_ids"`
+		Erasure   string   `json:"erasure"`
 	}
 	ada.do("GET", "/v1/profiles/alice?min_position="+itoa(ada.last), nil, &prof)
-	if !prof.Blocked || len(prof.TicketIDs) != 2 {
+	if !prof.Blocked || len(prof.TicketIDs) != 2 || (prof.Erasure != "pending" && prof.Erasure != "complete") {
 		t.Fatalf("profile after block: %+v", prof)
+	}
+	// The block starts the rotation that completes its erasure.
+	waitFor(t, 10*time.Second, "the erasure to complete", func() bool {
+		ada.do("GET", "/v1/profiles/alice", nil, &prof)
+		return prof.Erasure == "complete"
+	})
+	var erasure struct {
+		Pending    int      `json:"pending"`
+		WaitingFor []string `json:"waiting_for"`
+	}
+	if code := ada.do("GET", "/v1/erasure", nil, nil); code != http.StatusForbidden {
+		t.Fatalf("a support agent reads the erasure status: %d", code)
+	}
+	if code := owner.do("GET", "/v1/erasure", nil, &erasure); code != 200 || erasure.Pending != 0 || len(erasure.WaitingFor) != 0 {
+		t.Fatalf("GET /v1/erasure: %d %+v", code, erasure)
 	}
 	dropped := ada.cmd("inbound", map[string]any{"profile_id": "alice", "body": "spam"})
 	if dropped.Outcome != "dropped_blocked" {
@@ -164,7 +180,8 @@ func TestInboxWalk(t *testing.T) {
 		`ticketbus_commands_total{command="inbound",result="dropped_blocked"}`, "ticketbus_commands_duration_seconds",
 		"ticketbus_eventstore_events_appended_total", "ticketbus_eventstore_batch_commands", "ticketbus_scheduler_wakeups_total",
 		"ticketbus_commands_inbound_dropped_total", "ticketbus_projector_position", "ticketbus_projector_lag_events",
-		"ticketbus_projector_apply_seconds", `ticketbus_http_requests_total{route="GET /v1/tickets",status="200"}`} {
+		"ticketbus_projector_apply_seconds", `ticketbus_http_requests_total{route="GET /v1/tickets",status="200"}`,
+		"ticketbus_erasure_pending 0", "ticketbus_erasure_rotations_total 1", "ticketbus_projector_stalled 0"} {
 		if !strings.Contains(string(metrics), name) {
 			t.Errorf("/metrics lacks %s", name)
 		}

@@ -55,6 +55,7 @@ func (a *api) routes() http.Handler {
 	mux.HandleFunc("GET /v1/tickets/{id}", a.inbox(a.ticket))
 	mux.HandleFunc("GET /v1/tickets/{id}/events", a.inbox(a.ticketEvents))
 	mux.HandleFunc("GET /v1/profiles/{id}", a.inbox(a.profile))
+	mux.HandleFunc("GET /v1/erasure", a.authed(a.erasure))
 	mux.HandleFunc("GET /v1/me", a.authed(a.me))
 	mux.HandleFunc("GET /v1/users", a.authed(a.listUsers))
 	mux.HandleFunc("POST /v1/users", a.authed(a.createUser))

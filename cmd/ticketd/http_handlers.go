@@ -100,13 +100,51 @@ func (a *api) ticketEvents(w http.ResponseWriter, r *http.Request, _ domain.User
 	writeJSON(w, http.StatusOK, evs)
 }
 
+// profileReply is a profile with how far the erasure of its messages has
+// gone (docs/erasure.md): none, pending, complete or unverified.
+type profileReply struct {
+	projections.ProfileView
+	Erasure string `json:"erasure"`
+}
+
 func (a *api) profile(w http.ResponseWriter, r *http.Request, _ domain.User) {
 	p, err := a.m.Views.Profile(r.Context(), r.PathValue("id"))
 	if err != nil {
 		writeError(w, queryError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	state, err := a.m.Engine.ErasureState(r.Context(), p.ID)
+	if err != nil {
+		writeError(w, domain.Errorf(domain.EUnavailable, "the key store cannot be read right now"))
+		return
+	}
+	writeJSON(w, http.StatusOK, profileReply{p, state})
+}
+
+// erasure serves GET /v1/erasure: where erasures stand on every replica.
+func (a *api) erasure(w http.ResponseWriter, r *http.Request, user domain.User) {
+	if err := user.Role.Authorize(domain.PermManageUsers, "read the erasure status"); err != nil {
+		writeError(w, err)
+		return
+	}
+	st, err := a.m.Engine.ErasureStatus(r.Context())
+	if err != nil {
+		writeError(w, domain.Errorf(domain.EUnavailable, "the key store cannot be read right now"))
+		return
+	}
+	waiting := st.Waiting
+	if waiting == nil {
+		waiting = []string{}
+	}
+	var confirmedAt *time.Time
+	if !st.ConfirmedAt.IsZero() {
+		confirmedAt = &st.ConfirmedAt
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"pending": st.Pending, "waiting_for": waiting,
+		"keyring_generation": st.Gen, "last_note_rotated": st.Covered,
+		"last_note_confirmed": st.Confirmed, "confirmed_at": confirmedAt,
+	})
 }
 
 func (a *api) me(w http.ResponseWriter, _ *http.Request, user domain.User) {

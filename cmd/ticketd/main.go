@@ -53,15 +53,18 @@ func main() {
 
 // Config is what the flags and their TICKETD_ twins set.
 type Config struct {
-	DataDir        string
-	HTTPAddr       string
-	NATSURL        string
-	NATSUser       string // for every server of NATSURL
-	NATSPassword   string
-	NATSListen     string
-	TestClock      bool
-	Replicas       int
-	BootstrapToken string
+	DataDir      string
+	HTTPAddr     string
+	NATSURL      string
+	NATSUser     string // for every server of NATSURL
+	NATSPassword string
+	NATSListen   string
+	TestClock    bool
+	Replicas     int
+	// ErasureInterval is how often the erasure loop looks for rotations
+	// to run and erasures to confirm (docs/erasure.md).
+	ErasureInterval time.Duration
+	BootstrapToken  string
 	// BatchStaging is where the embedded server stages atomic batches:
 	// "memory" (tmpfs, the default where there is one) or "disk".
 	BatchStaging string
@@ -133,6 +136,12 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.BoolVar(&c.TestClock, "test-clock", testClock, "run on a manual clock moved by POST /v1/test-clock/advance")
 	replicas, _ := strconv.Atoi(env("REPLICAS", strconv.Itoa(c.Replicas)))
 	fs.IntVar(&c.Replicas, "replicas", replicas, "stream replicas (on a NATS cluster)")
+	erasureInterval, err := time.ParseDuration(env("ERASURE_INTERVAL", "10s"))
+	if err != nil {
+		return fmt.Errorf("TICKETD_ERASURE_INTERVAL: %w", err)
+	}
+	fs.DurationVar(&c.ErasureInterval, "erasure-interval", erasureInterval,
+		"how often to look for keyrings to rotate and erasures to confirm; a block starts it at once")
 	if c.BatchStaging == "" {
 		c.BatchStaging = "memory"
 	}
@@ -189,7 +198,7 @@ func (m *Main) Run(ctx context.Context) error {
 				"first_position", v[0], "last_position", v[1])
 		}
 	}
-	cfg := eventstore.EngineConfig{Metrics: metrics, Logger: m.Logger}
+	cfg := eventstore.EngineConfig{Metrics: metrics, Logger: m.Logger, ErasureInterval: m.Config.ErasureInterval}
 	if m.Config.TestClock {
 		// A test clock is created after the replay would be ideal, but the
 		// engine needs its clock first; it starts at the current time and
