@@ -169,6 +169,38 @@ func TestVerifyDifferences(t *testing.T) {
 	}
 }
 
+// TestErasureStatus checks that erasure prints where erasures stand and
+// fails while one is pending, so that a script can wait on it.
+func TestErasureStatus(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		pending    bool
+		want       []string
+	}{
+		{"pending", `{"pending":1,"waiting_for":["n3"],"keyring_generation":4,"last_note_confirmed":7,"confirmed_at":"2026-03-02T08:00:00Z"}`, true,
+			[]string{"pending|1", "waiting for|n3", "last confirmed|2026-03-02T08:00:00Z", "keyring|generation 4"}},
+		{"complete", `{"pending":0,"waiting_for":[],"keyring_generation":5,"last_note_confirmed":9,"confirmed_at":null}`, false,
+			[]string{"pending|0", "waiting for|-", "last confirmed|-", "keyring|generation 5"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeEngine(t, map[string]reply{"GET /v1/erasure": {200, tc.body}})
+			out, _, err := runAt(f, "erasure")
+			if tc.pending != errors.Is(err, ErrErasurePending) || (tc.pending && ExitCode(err) != 1) || (!tc.pending && err != nil) {
+				t.Fatalf("err = %v, pending %v", err, tc.pending)
+			}
+			got := lines(out)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %q", out)
+			}
+			for i, w := range tc.want {
+				if g := strings.Join(fields(got[i]), "|"); g != w {
+					t.Errorf("line %d = %q, want %q", i, g, w)
+				}
+			}
+		})
+	}
+}
+
 // TestHealthFailing checks that a failing probe fails the command and
 // that both probes are asked.
 func TestHealthFailing(t *testing.T) {

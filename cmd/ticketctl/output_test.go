@@ -121,7 +121,7 @@ func TestPlainOutput(t *testing.T) {
 			"POSITION|AT|TYPE|ACTOR|DATA",
 			"2|2026-03-01T08:00:00.000000001Z|TicketOpened|" + userA + " (integration)|{\"profile_id\":\"alice\"}",
 			"9|2026-03-02T08:00:00Z|TicketWoke|system:timer|{\"reason\":\"timer\"}"}},
-		{[]string{"profile", "alice"}, []string{"profile|alice", "phones|+33612345678", "blocked|no", "tickets|" + ticketA, ticketB}},
+		{[]string{"profile", "alice"}, []string{"profile|alice", "phones|+33612345678", "blocked|no", "erasure|none", "tickets|" + ticketA, ticketB}},
 		{[]string{"users", "add", "-name", "Ann", "-role", "support"}, []string{"id|" + userA, "token|tbk_secret", "The token is shown this once; store it now."}},
 		{[]string{"users", "list"}, []string{"ID|NAME|ROLE", userA + "|Ann|support"}},
 		{[]string{"me"}, []string{"id|" + userA, "name|Ann", "role|owner"}},
