@@ -137,7 +137,9 @@ func runLoad(r *runner, args []string) error {
 	defer nc.Close()
 
 	lg := newLoadGen(r, nc, *runID, mix, total, *profiles, me.ID)
-	lg.confirmFor = *confirmFor
+	// The check resends at the run's own concurrency, which the engine
+	// has just shown it takes.
+	lg.confirmFor, lg.resenders = *confirmFor, *producers
 	ctx, cancel := context.WithTimeout(r.ctx, *duration)
 	defer cancel()
 	start := time.Now()

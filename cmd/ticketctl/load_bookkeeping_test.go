@@ -137,6 +137,9 @@ func TestLoadUnansweredResendsAreUnconfirmed(t *testing.T) {
 			if err := f.sub.Unsubscribe(); err != nil {
 				t.Fatal(err)
 			}
+			if err := f.nc.Flush(); err != nil {
+				t.Fatal(err)
+			}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,7 +152,7 @@ func TestLoadUnansweredResendsAreUnconfirmed(t *testing.T) {
 			r := &runner{ctx: context.Background(), name: "load", stdout: io.Discard, stderr: io.Discard,
 				getenv: func(string) string { return "" }, client: &client{base: f.HTTPURL, token: "tok", http: &http.Client{}}}
 			lg := newLoadGen(r, nc, "unit", []mixEntry{{"inbound", 1}}, 1, 10, userA)
-			lg.timeout, lg.confirmFor = 100*time.Millisecond, 300*time.Millisecond
+			lg.timeout, lg.confirmFor, lg.resenders = 100*time.Millisecond, 300*time.Millisecond, 2
 			for i := range 3 {
 				body, _ := json.Marshal(map[string]any{"command_id": newUUID(), "profile_id": lg.profile(i), "body": "hi"})
 				rep, code := lg.send(r.ctx, "inbound", body, time.Minute)

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -134,13 +136,9 @@ func unanswered(code string) bool {
 // the first round, then counted unconfirmed, never lost. It returns the
 // unconfirmed commands.
 func (lg *loadGen) confirm(acks []loadAck, s *LoadSummary, problem func(*int, string)) []string {
-	type pending struct {
-		a    loadAck
-		code string
-	}
-	todo := make([]pending, len(acks))
+	todo := make([]resendResult, len(acks))
 	for i, a := range acks {
-		todo[i] = pending{a: a}
+		todo[i] = resendResult{a: a}
 	}
 	var deadline time.Time
 	backoff := 100 * time.Millisecond
@@ -159,35 +157,62 @@ func (lg *loadGen) confirm(acks []loadAck, s *LoadSummary, problem func(*int, st
 			}
 			backoff = min(2*backoff, 5*time.Second)
 		}
-		var again []pending
+		lg.resendAll(todo, deadline)
+		var again []resendResult
 		for _, p := range todo {
-			timeout := lg.timeout
-			if !deadline.IsZero() {
-				timeout = min(timeout, time.Until(deadline))
-			}
-			if timeout <= 0 || lg.r.ctx.Err() != nil {
-				again = append(again, p)
-				continue
-			}
-			rep, code := lg.send(lg.r.ctx, p.a.name, p.a.body, timeout)
 			switch {
-			case unanswered(code):
-				p.code = code
+			case unanswered(p.code):
 				again = append(again, p)
-			case code != "" || rep != p.a.reply:
-				problem(&s.Lost, fmt.Sprintf("%s %s: resend answered %+v (%s), first answer %+v", p.a.name, p.a.id, rep, code, p.a.reply))
+			case p.code != "" || p.rep != p.a.reply:
+				problem(&s.Lost, fmt.Sprintf("%s %s: resend answered %+v (%s), first answer %+v", p.a.name, p.a.id, p.rep, p.code, p.a.reply))
 			}
 		}
 		todo = again
 	}
 	var names []string
 	for _, p := range todo {
-		if p.code == "" {
-			p.code = "not resent, interrupted"
-		}
 		problem(&s.Unconfirmed, fmt.Sprintf("%s %s: acknowledged at %d, no resend answered within %s (last: %s)",
 			p.a.name, p.a.id, p.a.reply.Position, lg.confirmFor, p.code))
 		names = append(names, p.a.name+" "+p.a.id)
 	}
 	return names
+}
+
+// resendResult is one command and what its last resend got.
+type resendResult struct {
+	a    loadAck
+	rep  loadReply
+	code string
+}
+
+// resendAll resends every command of todo once, as many at a time as the
+// run had producers, and records each answer in place. A command not sent
+// (deadline passed, interrupted) keeps its last answer, "not resent" for
+// none.
+func (lg *loadGen) resendAll(todo []resendResult, deadline time.Time) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(lg.resenders, len(todo)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(todo) {
+					return
+				}
+				p := &todo[i]
+				timeout := lg.timeout
+				if !deadline.IsZero() {
+					timeout = min(timeout, time.Until(deadline))
+				}
+				if timeout <= 0 || lg.r.ctx.Err() != nil {
+					if p.code == "" {
+						p.code = "not resent"
+					}
+					continue
+				}
+				p.rep, p.code = lg.send(lg.r.ctx, p.a.name, p.a.body, timeout)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -43,6 +43,7 @@ type fakeLogEvent struct {
 type fakeCommandEngine struct {
 	NATSURL string
 	HTTPURL string
+	nc      *nats.Conn // the fake engine's own connection
 	sub     *nats.Subscription
 
 	mu       sync.Mutex
@@ -81,7 +82,13 @@ func newFakeCommandEngine(t *testing.T) *fakeCommandEngine {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
+	f.nc = nc
 	if f.sub, err = nc.Subscribe("tickets.cmd.>", f.answer); err != nil {
+		t.Fatal(err)
+	}
+	// The server knows the subscription once the flush returns; before,
+	// a first command could find no responder.
+	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	h := httptest.NewServer(http.HandlerFunc(f.serveHTTP))

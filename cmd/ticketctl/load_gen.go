@@ -49,9 +49,11 @@ type loadGen struct {
 	userID   string
 
 	// timeout bounds each request; confirmFor bounds the resends of
-	// commands whose first resend got no answer (see confirm).
+	// commands whose first resend got no answer (see confirm), and
+	// resenders is how many resends are in flight at once.
 	timeout    time.Duration
 	confirmFor time.Duration
+	resenders  int
 
 	attempted, acked, failed atomic.Int64
 
@@ -64,7 +66,7 @@ type loadGen struct {
 
 func newLoadGen(r *runner, nc *nats.Conn, runID string, mix []mixEntry, total, profiles int, userID string) *loadGen {
 	return &loadGen{r: r, nc: nc, runID: runID, mix: mix, total: total, profiles: profiles, userID: userID,
-		timeout: loadRequestTimeout, confirmFor: 30 * time.Second,
+		timeout: loadRequestTimeout, confirmFor: 30 * time.Second, resenders: 1,
 		attemptedIDs: map[string]bool{}, failedBy: map[string]int64{}, byPos: map[uint64]logEventKey{}}
 }
 
