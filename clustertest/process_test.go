@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -86,7 +87,7 @@ type proc struct {
 func startProc(t *testing.T, name string, env []string, bin string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, cmd: exec.Command(bin, args...), stdout: newOutput(), stderr: newOutput(), exited: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Env = append(inheritedEnv(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	p.cmd.SysProcAttr = childAttr()
 	if err := p.cmd.Start(); err != nil {
@@ -104,6 +105,19 @@ func startProc(t *testing.T, name string, env []string, bin string, args ...stri
 		}
 	})
 	return p
+}
+
+// inheritedEnv is the test's environment without the variables the
+// programs under test read (TICKETD_*, TICKETCTL_*, NATS_*), so that a
+// developer's shell cannot change what a test runs.
+func inheritedEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TICKETD_") && !strings.HasPrefix(kv, "TICKETCTL_") && !strings.HasPrefix(kv, "NATS_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // kill9 sends SIGKILL and waits until the process is reaped, so that its
