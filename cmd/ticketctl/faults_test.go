@@ -132,12 +132,12 @@ func TestKillNineDuringLoad(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.out), &s); err != nil {
 		t.Fatalf("load -json: %v: %q", err, r.out)
 	}
-	t.Logf("load summary: attempted %d acked %d failed %d %v events %d lost %d duplicated %d unexpected %d views mismatched %d in %.1fs",
-		s.Attempted, s.Acked, s.Failed, s.FailedByCode, s.EventsInLog, s.Lost, s.Duplicated, s.Unexpected, s.ViewsMismatch, s.Duration)
+	t.Logf("load summary: attempted %d acked %d failed %d %v events %d lost %d unconfirmed %d duplicated %d unexpected %d views mismatched %d in %.1fs",
+		s.Attempted, s.Acked, s.Failed, s.FailedByCode, s.EventsInLog, s.Lost, s.Unconfirmed, s.Duplicated, s.Unexpected, s.ViewsMismatch, s.Duration)
 	if early != nil {
 		t.Errorf("the load finished before the three kills")
 	}
-	if s.Acked == 0 || s.Lost != 0 || s.Duplicated != 0 || s.Unexpected != 0 || s.ViewsMismatch != 0 {
+	if s.Acked == 0 || s.Lost != 0 || s.Unconfirmed != 0 || s.Duplicated != 0 || s.Unexpected != 0 || s.ViewsMismatch != 0 {
 		t.Fatalf("load summary: %+v", s)
 	}
 	if s.Attempted != s.Acked+s.Failed {

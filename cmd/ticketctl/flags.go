@@ -18,6 +18,7 @@ type runner struct {
 	stdout io.Writer
 	stderr io.Writer
 	json   bool
+	getenv func(string) string // for a subcommand's own environment twins
 	client *client
 
 	synopsis string // set by newFlags, printed by -h
@@ -54,7 +55,7 @@ func subcommands() []subcommand {
 		{"erasure", "whether every block's erasure is complete on every replica; exits 1 while one is pending", runErasure},
 		{"clock", "move a -test-clock engine's clock (clock advance DURATION)", runClock},
 		{"health", "check the engine's /healthz and /readyz", runHealth},
-		{"load", "generate load over NATS and check the log after ([-nats-url U] [-producers N] [-duration D] [-profiles N] [-mix name=w,...])", runLoad},
+		{"load", "generate load over NATS and check the log after ([-nats-url U] [-nats-user U -nats-password P] [-producers N] [-duration D] [-profiles N] [-run-id ID] [-mix name=w,...])", runLoad},
 		{"help", "this listing", nil},
 	}
 }

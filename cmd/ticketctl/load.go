@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -24,29 +23,13 @@ const defaultMix = "inbound=60,reply=10,snooze=5,mark_unread=10,close=10,assign=
 // loadCommands are the commands the load generator knows how to fill in.
 var loadCommands = []string{"inbound", "reply", "snooze", "unsnooze", "mark_unread", "mark_read", "close", "assign", "block", "unblock"}
 
-// loadReply is a command's reply over NATS.
-type loadReply struct {
-	OK        bool   `json:"ok"`
-	TicketID  string `json:"ticket_id,omitempty"`
-	ProfileID string `json:"profile_id,omitempty"`
-	Outcome   string `json:"outcome,omitempty"`
-	Position  uint64 `json:"position,omitempty"`
-	Error     *struct {
-		Code string `json:"code"`
-	} `json:"error,omitempty"`
-}
-
-// loadAck is one acknowledged command, kept for the bookkeeping.
-type loadAck struct {
-	name    string
-	id      string
-	body    []byte
-	reply   loadReply
-	latency time.Duration
-}
+// runIDPattern keeps load-<run id>-<n> a valid profile id (1-128 of
+// [A-Za-z0-9._:@+-]) whatever -profiles is.
+var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:@+-]{1,64}$`)
 
 // LoadSummary is what ticketctl load prints at the end (-json: as is).
 type LoadSummary struct {
+	RunID        string           `json:"run_id"`
 	Duration     float64          `json:"duration_seconds"`
 	Attempted    int64            `json:"attempted"`
 	Acked        int64            `json:"acked"`
@@ -62,6 +45,7 @@ type LoadSummary struct {
 	StartPosition uint64   `json:"start_position"`
 	EventsInLog   int      `json:"events_in_log"`
 	Lost          int      `json:"lost"`
+	Unconfirmed   int      `json:"unconfirmed"`
 	Duplicated    int      `json:"duplicated"`
 	Unexpected    int      `json:"unexpected"`
 	ViewsMismatch int      `json:"views_mismatched"`
@@ -96,17 +80,29 @@ func parseMix(s string) ([]mixEntry, int, error) {
 }
 
 func runLoad(r *runner, args []string) error {
-	fs := r.newFlags("[-nats-url U] [-producers N] [-duration D] [-profiles N] [-mix name=w,...]")
-	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "the engine's NATS URL, where commands are sent")
+	fs := r.newFlags("[-nats-url U] [-nats-user U -nats-password P] [-producers N] [-duration D] [-profiles N] [-run-id ID] [-mix name=w,...] [-confirm-for D]")
+	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "the engine's NATS URL, or a comma-separated list of a cluster's servers, where commands are sent")
+	natsUser := fs.String("nats-user", r.getenv("TICKETCTL_NATS_USER"), "NATS user, for every server of -nats-url (env TICKETCTL_NATS_USER)")
+	natsPassword := fs.String("nats-password", r.getenv("TICKETCTL_NATS_PASSWORD"), "NATS password of -nats-user (env TICKETCTL_NATS_PASSWORD, which keeps it out of the process list)")
 	producers := fs.Int("producers", 16, "concurrent producers")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
 	profiles := fs.Int("profiles", 100, "distinct customer profiles")
+	runID := fs.String("run-id", "", "profiles are load-<run-id>-<n>; random by default, so that a run never meets the tickets an earlier run closed or blocked; give an earlier run's id to reuse its profiles")
 	mixFlag := fs.String("mix", defaultMix, "command mix as name=weight pairs")
+	confirmFor := fs.Duration("confirm-for", 30*time.Second, "how long the bookkeeping keeps resending acknowledged commands whose resend got no answer before counting them unconfirmed")
 	if _, err := r.parse(fs, args, 0); err != nil {
 		return done(err)
 	}
-	if *producers < 1 || *profiles < 1 || *duration <= 0 {
-		return usagef(r.name, "-producers, -profiles and -duration must be positive")
+	if *producers < 1 || *profiles < 1 || *duration <= 0 || *confirmFor <= 0 {
+		return usagef(r.name, "-producers, -profiles, -duration and -confirm-for must be positive")
+	}
+	if *runID == "" {
+		*runID = newUUID()[:8]
+	} else if !runIDPattern.MatchString(*runID) {
+		return usagef(r.name, "-run-id must be 1-64 characters of [A-Za-z0-9._:@+-], got %q", *runID)
+	}
+	if *natsPassword != "" && *natsUser == "" {
+		return usagef(r.name, "-nats-password needs -nats-user")
 	}
 	mix, total, err := parseMix(*mixFlag)
 	if err != nil {
@@ -126,24 +122,30 @@ func runLoad(r *runner, args []string) error {
 		return err
 	}
 	startPos := first.LastPosition
-	nc, err := nats.Connect(*natsURL, nats.Name("ticketctl load"))
+	// A cluster node going down must not end the run: the connection
+	// moves to another server of the list, as often as it takes.
+	opts := []nats.Option{nats.Name("ticketctl load"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	if *natsUser != "" {
+		// Applies to every server of the list, including those a
+		// cluster announces after the connection.
+		opts = append(opts, nats.UserInfo(*natsUser, *natsPassword))
+	}
+	nc, err := nats.Connect(*natsURL, opts...)
 	if err != nil {
-		return fmt.Errorf("connect to %s: %w", *natsURL, err)
+		return fmt.Errorf("connect to %s: %w", redactURLs(*natsURL), err)
 	}
 	defer nc.Close()
 
-	lg := &loadGen{r: r, nc: nc, mix: mix, total: total, profiles: *profiles, userID: me.ID,
-		attemptedIDs: map[string]bool{}, failedBy: map[string]int64{}, byPos: map[uint64]logEventKey{}}
+	lg := newLoadGen(r, nc, *runID, mix, total, *profiles, me.ID)
+	// The check resends at the run's own concurrency, which the engine
+	// has just shown it takes.
+	lg.confirmFor, lg.resenders = *confirmFor, *producers
 	ctx, cancel := context.WithTimeout(r.ctx, *duration)
 	defer cancel()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for p := range *producers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lg.produce(ctx, p)
-		}()
+		wg.Go(func() { lg.produce(ctx, p) })
 	}
 	progressDone := make(chan struct{})
 	go func() {
@@ -170,7 +172,7 @@ func runLoad(r *runner, args []string) error {
 		return r.ctx.Err()
 	}
 
-	s := LoadSummary{Duration: elapsed.Seconds(), Attempted: lg.attempted.Load(), Acked: lg.acked.Load(),
+	s := LoadSummary{RunID: *runID, Duration: elapsed.Seconds(), Attempted: lg.attempted.Load(), Acked: lg.acked.Load(),
 		Failed: lg.failed.Load(), FailedByCode: lg.failedBy, StartPosition: startPos}
 	s.Throughput = float64(s.Acked) / elapsed.Seconds()
 	lat := make([]time.Duration, 0, len(lg.acks))
@@ -187,7 +189,8 @@ func runLoad(r *runner, args []string) error {
 	}
 	s.LatencyMS.P50, s.LatencyMS.P95, s.LatencyMS.P99, s.LatencyMS.Max = pct(0.50), pct(0.95), pct(0.99), pct(1)
 
-	if err := lg.check(&s); err != nil {
+	unconfirmed, err := lg.check(&s)
+	if err != nil {
 		return err
 	}
 	if r.json {
@@ -196,15 +199,44 @@ func runLoad(r *runner, args []string) error {
 	} else {
 		printLoadSummary(r, s)
 	}
-	if s.Lost+s.Duplicated+s.Unexpected+s.ViewsMismatch > 0 {
-		return fmt.Errorf("load: lost %d, duplicated %d, unexpected %d, views mismatched %d",
-			s.Lost, s.Duplicated, s.Unexpected, s.ViewsMismatch)
+	return loadVerdict(s, unconfirmed, *confirmFor)
+}
+
+// loadVerdict is the run's exit status. Unconfirmed commands fail the run
+// too, but are named apart: they are not known to be lost, only not
+// confirmed, as when the cluster is still degraded.
+func loadVerdict(s LoadSummary, unconfirmed []string, confirmFor time.Duration) error {
+	if s.Lost+s.Unconfirmed+s.Duplicated+s.Unexpected+s.ViewsMismatch == 0 {
+		return nil
 	}
-	return nil
+	msg := fmt.Sprintf("load: lost %d, unconfirmed %d, duplicated %d, unexpected %d, views mismatched %d",
+		s.Lost, s.Unconfirmed, s.Duplicated, s.Unexpected, s.ViewsMismatch)
+	if len(unconfirmed) > 0 {
+		shown := unconfirmed[:min(3, len(unconfirmed))]
+		more := ""
+		if len(unconfirmed) > len(shown) {
+			more = fmt.Sprintf(" and %d more", len(unconfirmed)-len(shown))
+		}
+		msg += fmt.Sprintf("; unconfirmed: acknowledged, but no resend was answered within %s (%s%s)",
+			confirmFor, strings.Join(shown, ", "), more)
+	}
+	return errors.New(msg)
+}
+
+// redactURLs hides the passwords of a -nats-url list in messages.
+func redactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 func printLoadSummary(r *runner, s LoadSummary) {
 	w := r.stdout
+	fmt.Fprintf(w, "run id       %s (profiles load-%s-<n>)\n", s.RunID, s.RunID)
 	fmt.Fprintf(w, "duration     %.1fs\n", s.Duration)
 	fmt.Fprintf(w, "attempted    %d\nacked        %d (%.1f/s)\nfailed       %d\n", s.Attempted, s.Acked, s.Throughput, s.Failed)
 	codes := make([]string, 0, len(s.FailedByCode))
@@ -217,237 +249,9 @@ func printLoadSummary(r *runner, s LoadSummary) {
 	}
 	fmt.Fprintf(w, "latency ms   p50 %.2f  p95 %.2f  p99 %.2f  max %.2f\n", s.LatencyMS.P50, s.LatencyMS.P95, s.LatencyMS.P99, s.LatencyMS.Max)
 	fmt.Fprintf(w, "log          %d events after position %d\n", s.EventsInLog, s.StartPosition)
-	fmt.Fprintf(w, "lost         %d\nduplicated   %d\nunexpected   %d\nviews mismatched %d\n", s.Lost, s.Duplicated, s.Unexpected, s.ViewsMismatch)
+	fmt.Fprintf(w, "lost         %d\nunconfirmed  %d\nduplicated   %d\nunexpected   %d\nviews mismatched %d\n",
+		s.Lost, s.Unconfirmed, s.Duplicated, s.Unexpected, s.ViewsMismatch)
 	for _, p := range s.FirstProblems {
 		fmt.Fprintf(w, "  %s\n", p)
 	}
-}
-
-// loadGen is the shared state of one load run.
-type loadGen struct {
-	r        *runner
-	nc       *nats.Conn
-	mix      []mixEntry
-	total    int
-	profiles int
-	userID   string
-
-	attempted, acked, failed atomic.Int64
-
-	mu           sync.Mutex
-	attemptedIDs map[string]bool
-	failedBy     map[string]int64
-	acks         []loadAck
-	byPos        map[uint64]logEventKey // the events read back, by position
-}
-
-func (lg *loadGen) pick(rng *rand.Rand) string {
-	n := rng.IntN(lg.total)
-	for _, m := range lg.mix {
-		if n < m.weight {
-			return m.name
-		}
-		n -= m.weight
-	}
-	return lg.mix[len(lg.mix)-1].name
-}
-
-// produce sends commands until ctx ends.
-func (lg *loadGen) produce(ctx context.Context, p int) {
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(p)))
-	var tickets []string
-	for i := 0; ctx.Err() == nil; i++ {
-		name := lg.pick(rng)
-		body := map[string]any{}
-		profile := fmt.Sprintf("load-%d", rng.IntN(lg.profiles))
-		switch name {
-		case "inbound":
-			body["profile_id"] = profile
-			body["body"] = fmt.Sprintf("load message %d/%d", p, i)
-		case "block", "unblock":
-			body["profile_id"] = profile
-		default:
-			if len(tickets) == 0 {
-				name = "inbound"
-				body["profile_id"] = profile
-				body["body"] = fmt.Sprintf("load message %d/%d", p, i)
-				break
-			}
-			body["ticket_id"] = tickets[rng.IntN(len(tickets))]
-			switch name {
-			case "reply":
-				body["body"] = fmt.Sprintf("load reply %d/%d", p, i)
-			case "snooze":
-				body["duration"] = "1h"
-			case "assign":
-				body["assignee_id"] = lg.userID
-			}
-		}
-		id := newUUID()
-		body["command_id"] = id
-		raw, _ := json.Marshal(body)
-		lg.mu.Lock()
-		lg.attemptedIDs[id] = true
-		lg.mu.Unlock()
-		lg.attempted.Add(1)
-		t0 := time.Now()
-		rep, code := lg.send(ctx, name, raw)
-		lat := time.Since(t0)
-		if code != "" {
-			if ctx.Err() != nil && (code == "timeout" || code == "transport") {
-				// Cut off by the end of the run, not by the engine.
-				code = "cut_off"
-			}
-			lg.failed.Add(1)
-			lg.mu.Lock()
-			lg.failedBy[code]++
-			lg.mu.Unlock()
-			continue
-		}
-		lg.acked.Add(1)
-		if name == "inbound" && rep.TicketID != "" && !slices.Contains(tickets, rep.TicketID) {
-			tickets = append(tickets, rep.TicketID)
-		}
-		lg.mu.Lock()
-		lg.acks = append(lg.acks, loadAck{name: name, id: id, body: raw, reply: rep, latency: lat})
-		lg.mu.Unlock()
-	}
-}
-
-// send makes one NATS request and returns the reply, or an error code.
-func (lg *loadGen) send(ctx context.Context, name string, body []byte) (loadReply, string) {
-	msg := nats.NewMsg("tickets.cmd." + name)
-	msg.Data = body
-	msg.Header.Set("Authorization", "Bearer "+lg.r.client.token)
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	res, err := lg.nc.RequestMsgWithContext(rctx, msg)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
-			return loadReply{}, "timeout"
-		}
-		return loadReply{}, "transport"
-	}
-	var rep loadReply
-	if err := json.Unmarshal(res.Data, &rep); err != nil {
-		return loadReply{}, "bad_reply"
-	}
-	if !rep.OK {
-		if rep.Error != nil && rep.Error.Code != "" {
-			return rep, rep.Error.Code
-		}
-		return rep, "unknown"
-	}
-	return rep, ""
-}
-
-// logPage is one page of GET /v1/log.
-type logPage struct {
-	Events []struct {
-		Position  uint64 `json:"position"`
-		Type      string `json:"type"`
-		CommandID string `json:"command_id"`
-		Actor     struct {
-			System string `json:"system"`
-		} `json:"actor"`
-		Aggregate struct {
-			Kind string `json:"kind"`
-			ID   string `json:"id"`
-		} `json:"aggregate"`
-		TicketID string `json:"ticket_id"`
-	} `json:"events"`
-	LastPosition uint64 `json:"last_position"`
-	NextAfter    uint64 `json:"next_after"`
-}
-
-type logEventKey struct{ typ, agg, ticket string }
-
-// readLog reads the log after position after, up to its end, into byCmd
-// (event keys by command_id), calling other for each event of no command
-// this run attempted. It returns the last position read.
-func (lg *loadGen) readLog(after uint64, byCmd map[string][]logEventKey, s *LoadSummary, other func(string)) (uint64, error) {
-	for {
-		var p logPage
-		q := url.Values{"after": {strconv.FormatUint(after, 10)}, "limit": {"10000"}}
-		if _, err := lg.r.call("GET", "/v1/log", q, nil, &p); err != nil {
-			return after, err
-		}
-		for _, e := range p.Events {
-			s.EventsInLog++
-			after = e.Position
-			lg.byPos[e.Position] = logEventKey{e.Type, e.Aggregate.Kind + ":" + e.Aggregate.ID, e.TicketID}
-			byCmd[e.CommandID] = append(byCmd[e.CommandID], logEventKey{e.Type, e.Aggregate.Kind + ":" + e.Aggregate.ID, e.TicketID})
-			if e.Actor.System != "" || e.Type == "UserCreated" || lg.attemptedIDs[e.CommandID] {
-				continue
-			}
-			other(fmt.Sprintf("event %d (%s) of command %q not sent by this run", e.Position, e.Type, e.CommandID))
-		}
-		// A page can hold no event at all (void positions), so paging goes
-		// by next_after rather than by the last event seen.
-		after = max(after, p.NextAfter)
-		if after >= p.LastPosition || p.NextAfter == 0 && len(p.Events) == 0 {
-			return after, nil
-		}
-	}
-}
-
-// check does the bookkeeping: lost, duplicated, unexpected, views.
-func (lg *loadGen) check(s *LoadSummary) error {
-	problem := func(counter *int, msg string) {
-		*counter++
-		if len(s.FirstProblems) < 20 {
-			s.FirstProblems = append(s.FirstProblems, msg)
-		}
-	}
-	byCmd := map[string][]logEventKey{}
-	_, err := lg.readLog(s.StartPosition, byCmd, s, func(m string) { problem(&s.Unexpected, m) })
-	if err != nil {
-		return fmt.Errorf("reading the log back: %w", err)
-	}
-	for id, evs := range byCmd {
-		seen := map[logEventKey]bool{}
-		for _, k := range evs {
-			if seen[k] {
-				problem(&s.Duplicated, fmt.Sprintf("command %s wrote %s on %s twice", id, k.typ, k.agg))
-				break
-			}
-			seen[k] = true
-		}
-	}
-	// Resend every acknowledged command that wrote events with its
-	// command_id: it must get its first result back (R9). One that wrote
-	// nothing changed nothing, and its reply's position is then the
-	// ticket's last event at the time: that event must be in the log and
-	// belong to the same ticket, or the write it acknowledged is lost.
-	// (Resending such a command would not tell: the state may have moved
-	// since, and the resend would act.)
-	for _, a := range lg.acks {
-		if a.name == "inbound" && (a.reply.Outcome == "opened" || a.reply.Outcome == "appended" || a.reply.Outcome == "reopened") &&
-			!slices.ContainsFunc(byCmd[a.id], func(k logEventKey) bool { return k.typ == "MessageReceived" }) {
-			problem(&s.Lost, fmt.Sprintf("inbound %s (%s) has no MessageReceived in the log", a.id, a.reply.Outcome))
-			continue
-		}
-		if len(byCmd[a.id]) == 0 {
-			at, ok := lg.byPos[a.reply.Position]
-			if a.reply.Position > s.StartPosition && (!ok || (a.reply.TicketID != "" && at.ticket != a.reply.TicketID)) {
-				problem(&s.Lost, fmt.Sprintf("%s %s: acknowledged at %d, which holds no event of its ticket and no event of the command", a.name, a.id, a.reply.Position))
-			}
-			continue
-		}
-		rep, code := lg.send(lg.r.ctx, a.name, a.body)
-		if code != "" || !rep.OK || rep != a.reply {
-			problem(&s.Lost, fmt.Sprintf("%s %s: resend answered %+v (%s), first answer %+v", a.name, a.id, rep, code, a.reply))
-			continue
-		}
-	}
-	var v struct {
-		Differences []string `json:"differences"`
-	}
-	if _, err := lg.r.call("POST", "/v1/views/verify", nil, nil, &v); err != nil {
-		return fmt.Errorf("views verify: %w", err)
-	}
-	for _, d := range v.Differences {
-		problem(&s.ViewsMismatch, "views: "+d)
-	}
-	return nil
 }

@@ -34,7 +34,7 @@ func TestLoad(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &s); err != nil {
 		t.Fatalf("load -json: %v: %q", err, out.String())
 	}
-	if s.Acked == 0 || s.Lost != 0 || s.Duplicated != 0 || s.Unexpected != 0 || s.ViewsMismatch != 0 {
+	if s.Acked == 0 || s.Lost != 0 || s.Unconfirmed != 0 || s.Duplicated != 0 || s.Unexpected != 0 || s.ViewsMismatch != 0 {
 		t.Fatalf("load summary: %+v", s)
 	}
 	if s.Attempted != s.Acked+s.Failed || s.EventsInLog == 0 {

@@ -120,6 +120,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		stdout: m.Stdout,
 		stderr: m.Stderr,
 		json:   *jsonOut,
+		getenv: getenv,
 		client: &client{base: base, token: *token, http: hc},
 	}
 	return sub.run(r, rest)
