@@ -15,9 +15,10 @@ var ticketdHTTP = regexp.MustCompile(`HTTP on (http://\S+)`)
 
 // ticketd is one running engine.
 type ticketd struct {
-	name string
-	url  string // HTTP base URL
-	proc *proc
+	name    string
+	url     string // HTTP base URL
+	dataDir string
+	proc    *proc
 }
 
 // ticketdNATS is how ticketd logs in to the cluster, as docs/operations.md
@@ -35,7 +36,8 @@ func ticketdNATS(c *natsCluster) (args, env []string) {
 func startTicketd(t *testing.T, bin, name string, c *natsCluster, token string) *ticketd {
 	t.Helper()
 	args, env := ticketdNATS(c)
-	args = append(args, "-replicas", "3", "-http", "127.0.0.1:0", "-data-dir", t.TempDir())
+	dataDir := t.TempDir()
+	args = append(args, "-replicas", "3", "-http", "127.0.0.1:0", "-data-dir", dataDir)
 	env = append(env, "TICKETD_BOOTSTRAP_TOKEN="+token)
 	p := startProc(t, name, env, bin, args...)
 	// A first start creates the streams and waits for their replicas.
@@ -43,7 +45,7 @@ func startTicketd(t *testing.T, bin, name string, c *natsCluster, token string) 
 	if err != nil {
 		t.Fatalf("%s serves no HTTP: %v\nstdout:\n%s\nstderr:\n%s", name, err, p.stdout.String(), p.stderr.tail(8<<10))
 	}
-	return &ticketd{name: name, url: m[1], proc: p}
+	return &ticketd{name: name, url: m[1], dataDir: dataDir, proc: p}
 }
 
 // randomToken makes a bootstrap token in the engine's own format.

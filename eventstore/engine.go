@@ -50,6 +50,10 @@ type Engine struct {
 
 	eraseMu   sync.Mutex
 	erasePoke chan struct{}
+	// keysToDestroy are blocked profiles whose key could not be destroyed
+	// yet; the erasure loop tries again.
+	eraseKeysMu   sync.Mutex
+	keysToDestroy map[string]struct{}
 }
 
 // maxAttempts bounds the retries of a command whose optimistic check keeps
@@ -77,7 +81,7 @@ func OpenEngine(ctx context.Context, l *Log, cfg EngineConfig) (*Engine, error) 
 	if cfg.ErasureInterval <= 0 {
 		cfg.ErasureInterval = defaultErasureInterval
 	}
-	e := &Engine{log: l, cfg: cfg, st: newState(), erasePoke: make(chan struct{}, 1)}
+	e := &Engine{log: l, cfg: cfg, st: newState(), erasePoke: make(chan struct{}, 1), keysToDestroy: map[string]struct{}{}}
 	last, err := l.LastSeq(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)

@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -43,7 +44,12 @@ func (e *Engine) pokeErasure() {
 func (e *Engine) Erase(ctx context.Context) (ErasureStatus, error) {
 	e.eraseMu.Lock()
 	defer e.eraseMu.Unlock()
+	undestroyed := e.retryDestroys(ctx)
 	st, rotations, err := e.log.Keys().Erase(ctx, e.cfg.Now())
+	st.Pending += undestroyed
+	if undestroyed > 0 {
+		st.Waiting = append(st.Waiting, fmt.Sprintf("%d blocked profile key(s) not yet destroyed", undestroyed))
+	}
 	for range rotations {
 		e.cfg.Metrics.erasureRotated()
 	}
@@ -64,7 +70,16 @@ func (e *Engine) ErasureState(ctx context.Context, profileID string) (string, er
 	return e.log.Keys().ErasureState(ctx, profileToken(profileID))
 }
 
-// ErasureStatus returns the state of erasures across the key store.
+// ErasureStatus returns the state of erasures across the key store, with
+// the blocked profiles' keys this instance has yet to destroy.
 func (e *Engine) ErasureStatus(ctx context.Context) (ErasureStatus, error) {
-	return e.log.Keys().Status(ctx)
+	st, err := e.log.Keys().Status(ctx)
+	e.eraseKeysMu.Lock()
+	n := len(e.keysToDestroy)
+	e.eraseKeysMu.Unlock()
+	st.Pending += n
+	if n > 0 {
+		st.Waiting = append(st.Waiting, fmt.Sprintf("%d blocked profile key(s) not yet destroyed", n))
+	}
+	return st, err
 }

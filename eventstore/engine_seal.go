@@ -135,14 +135,46 @@ func (e *Engine) afterCommit(ctx context.Context, evs []domain.Event) {
 }
 
 func (e *Engine) destroyKey(ctx context.Context, profileID string) {
-	if _, err := e.log.Keys().Destroy(ctx, profileToken(profileID)); err != nil {
-		// The block is written; the sweep on the next start (and on every
-		// instance's start) destroys the key then.
-		e.cfg.Logger.Error("could not destroy a blocked profile's key; it will be retried at the next start",
+	err := e.tryDestroyKey(ctx, profileID)
+	if err != nil {
+		// The block is written: the erasure loop tries again at each of
+		// its rounds, and every instance's start sweeps blocked profiles.
+		e.cfg.Logger.Error("could not destroy a blocked profile's key yet; retrying",
 			"profile", profileID, "err", err)
-		return
 	}
 	e.pokeErasure()
+}
+
+// tryDestroyKey destroys a blocked profile's key, remembering it to try
+// again when that fails.
+func (e *Engine) tryDestroyKey(ctx context.Context, profileID string) error {
+	_, err := e.log.Keys().Destroy(ctx, profileToken(profileID))
+	e.eraseKeysMu.Lock()
+	defer e.eraseKeysMu.Unlock()
+	if err != nil {
+		e.keysToDestroy[profileID] = struct{}{}
+	} else {
+		delete(e.keysToDestroy, profileID)
+	}
+	return err
+}
+
+// retryDestroys tries again the key destructions that failed; it returns
+// how many are still to do.
+func (e *Engine) retryDestroys(ctx context.Context) int {
+	e.eraseKeysMu.Lock()
+	ids := make([]string, 0, len(e.keysToDestroy))
+	for id := range e.keysToDestroy {
+		ids = append(ids, id)
+	}
+	e.eraseKeysMu.Unlock()
+	left := 0
+	for _, id := range ids {
+		if err := e.tryDestroyKey(ctx, id); err != nil {
+			left++
+		}
+	}
+	return left
 }
 
 // sweepKeys destroys any key left behind by a block whose engine stopped

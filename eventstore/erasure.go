@@ -23,6 +23,9 @@ const (
 	ErasureComplete = "complete"
 	// ErasureUnverified: destroyed before erasures were tracked.
 	ErasureUnverified = "unverified"
+	// ErasureKeyLive: the profile has a key that was never destroyed; for
+	// a blocked profile, its destruction is still to come (it is retried).
+	ErasureKeyLive = "key_live"
 )
 
 // ErasureState says how far the erasure of a token's last destroyed key
@@ -37,7 +40,7 @@ func (k *Keys) ErasureState(ctx context.Context, token string) (string, error) {
 	case rec.note == 0 && rec.tombstone():
 		return ErasureUnverified, nil
 	case rec.note == 0:
-		return ErasureNone, nil
+		return ErasureKeyLive, nil
 	}
 	er, _, err := k.readErased(ctx)
 	if err != nil {
@@ -104,11 +107,14 @@ func (k *Keys) status(ctx context.Context, now time.Time, record bool) (ErasureS
 			}
 		}
 	}
-	notes, _, err := k.notesAfter(ctx, st.Confirmed)
+	notes, last, err := k.notesAfter(ctx, st.Confirmed)
 	if err != nil {
 		return ErasureStatus{}, err
 	}
 	st.Pending = len(notes)
+	if last > m.Covered {
+		st.Waiting = append(st.Waiting, "a keyring rotation")
+	}
 	return st, nil
 }
 

@@ -118,3 +118,38 @@ func TestRotationRacesWriters(t *testing.T) {
 	}
 	t.Logf("%d keys made, %d destroyed, %d generations", len(made), len(victims), st.Gen)
 }
+
+// TestFailedDestroyRetried: a key destruction that fails after a block
+// (the key stream's leader away) stays pending, is counted, and is done by
+// the next round of the erasure loop.
+func TestFailedDestroyRetried(t *testing.T) {
+	t.Parallel()
+	srv := openTestServer(t, t.TempDir(), -1, "")
+	t.Cleanup(srv.Shutdown)
+	l := openTestLog(t, srv, LogConfig{})
+	ctx := context.Background()
+	e, err := OpenEngine(ctx, l, EngineConfig{ErasureInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	token := profileToken("gone")
+	if _, err := l.Keys().GetOrCreate(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	dead, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := e.tryDestroyKey(dead, "gone"); err == nil {
+		t.Fatal("a destroy with a cancelled context succeeded; the test proves nothing")
+	}
+	st, err := e.ErasureStatus(ctx)
+	if err != nil || st.Pending != 1 || len(st.Waiting) != 1 {
+		t.Fatalf("status with a destroy to retry: %+v, %v", st, err)
+	}
+	if st, err = e.Erase(ctx); err != nil || st.Pending != 0 {
+		t.Fatalf("erase: %+v, %v", st, err)
+	}
+	if state, err := e.ErasureState(ctx, "gone"); err != nil || state != ErasureComplete {
+		t.Fatalf("erasure after the retry: %q, %v", state, err)
+	}
+}

@@ -188,3 +188,25 @@ func TestLoadUnansweredResendsAreUnconfirmed(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadUnexpectedOnItsOwnProfilesOnly: an event the run never sent is
+// unexpected on one of its own profiles, and none of its business on
+// another one, as other traffic may share the log.
+func TestLoadUnexpectedOnItsOwnProfilesOnly(t *testing.T) {
+	f := newFakeCommandEngine(t)
+	stray := func(profile, cmd string) fakeLogEvent {
+		e := fakeLogEvent{Type: "TicketClosed", CommandID: cmd}
+		e.Aggregate.Kind, e.Aggregate.ID = "profile", profile
+		return e
+	}
+	f.set(func(f *fakeCommandEngine) {
+		f.stray = []fakeLogEvent{stray("load-fixed-0", "sent-by-no-one"), stray("a-live-customer", "an-agent-tool")}
+	})
+	s, out, err := runLoadAt(t, f, "-run-id", "fixed", "-profiles", "1")
+	if err == nil || s.Unexpected != 1 {
+		t.Fatalf("load: err %v, unexpected %d; want one, on the run's own profile\n%s", err, s.Unexpected, out)
+	}
+	if !strings.Contains(strings.Join(s.FirstProblems, "\n"), "sent-by-no-one") || strings.Contains(strings.Join(s.FirstProblems, "\n"), "an-agent-tool") {
+		t.Errorf("problems %q", s.FirstProblems)
+	}
+}

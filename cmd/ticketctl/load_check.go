@@ -46,7 +46,9 @@ func (lg *loadGen) readLog(after uint64, byCmd map[string][]logEventKey, s *Load
 			after = e.Position
 			lg.byPos[e.Position] = logEventKey{e.Type, e.Aggregate.Kind + ":" + e.Aggregate.ID, e.TicketID}
 			byCmd[e.CommandID] = append(byCmd[e.CommandID], logEventKey{e.Type, e.Aggregate.Kind + ":" + e.Aggregate.ID, e.TicketID})
-			if e.Actor.System != "" || e.Type == "UserCreated" || lg.attemptedIDs[e.CommandID] {
+			// Only this run's profiles are its business: other traffic
+			// may share the log (a live inbox, a test beside the load).
+			if e.Actor.System != "" || e.Type == "UserCreated" || lg.attemptedIDs[e.CommandID] || !lg.ownsAggregate(e.Aggregate.Kind, e.Aggregate.ID) {
 				continue
 			}
 			other(fmt.Sprintf("event %d (%s) of command %q not sent by this run", e.Position, e.Type, e.CommandID))

@@ -50,10 +50,14 @@ type fakeCommandEngine struct {
 	first    map[string][]byte // command_id -> its first reply
 	resends  map[string]int    // command_id -> resends seen
 	profiles []string          // profile_id of every command that had one
+	owners   map[string]string // ticket id -> profile id
 	events   []fakeLogEvent
 	// onResend answers the n-th resend of a command whose first reply
 	// was first; nil sends no answer at all. Unset: the first reply.
 	onResend func(first []byte, n int) []byte
+	// stray are events of commands the run never sent, logged once right
+	// after the first command's.
+	stray []fakeLogEvent
 	// omitFromLog hides a command's events from /v1/log.
 	omitFromLog func(id string) bool
 }
@@ -76,7 +80,7 @@ func newFakeCommandEngine(t *testing.T) *fakeCommandEngine {
 	if !ns.ReadyForConnections(10 * time.Second) {
 		t.Fatal("in-process NATS server not ready")
 	}
-	f := &fakeCommandEngine{NATSURL: ns.ClientURL(), first: map[string][]byte{}, resends: map[string]int{}}
+	f := &fakeCommandEngine{NATSURL: ns.ClientURL(), first: map[string][]byte{}, resends: map[string]int{}, owners: map[string]string{}}
 	nc, err := nats.Connect(f.NATSURL, nats.UserInfo(fakeEngineUser, "engine-secret"))
 	if err != nil {
 		t.Fatal(err)
@@ -131,14 +135,24 @@ func (f *fakeCommandEngine) answer(m *nats.Msg) {
 	if name == "inbound" {
 		c.TicketID = "t-" + c.CommandID
 		outcome, types = "opened", []string{"TicketOpened", "MessageReceived"}
+		f.owners[c.TicketID] = c.ProfileID
+	}
+	profile := c.ProfileID
+	if profile == "" {
+		profile = f.owners[c.TicketID]
 	}
 	var pos uint64
 	for _, typ := range types {
 		e := fakeLogEvent{Position: uint64(len(f.events) + 1), Type: typ, CommandID: c.CommandID, TicketID: c.TicketID}
-		e.Aggregate.Kind, e.Aggregate.ID = "ticket", c.TicketID
+		e.Aggregate.Kind, e.Aggregate.ID = "profile", profile
 		f.events = append(f.events, e)
 		pos = e.Position
 	}
+	for _, e := range f.stray {
+		e.Position = uint64(len(f.events) + 1)
+		f.events = append(f.events, e)
+	}
+	f.stray = nil
 	rep, _ := json.Marshal(loadReply{OK: true, TicketID: c.TicketID, ProfileID: c.ProfileID, Outcome: outcome, Position: pos})
 	f.first[c.CommandID] = rep
 	f.mu.Unlock()

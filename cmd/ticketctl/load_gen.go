@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,6 +85,11 @@ func (lg *loadGen) pick(rng *rand.Rand) string {
 // profile names a profile of this run only, unless -run-id reuses one.
 func (lg *loadGen) profile(n int) string {
 	return fmt.Sprintf("load-%s-%d", lg.runID, n)
+}
+
+// ownsAggregate tells whether an aggregate is one of this run's profiles.
+func (lg *loadGen) ownsAggregate(kind, id string) bool {
+	return kind == "profile" && strings.HasPrefix(id, "load-"+lg.runID+"-")
 }
 
 // produce sends commands until ctx ends.

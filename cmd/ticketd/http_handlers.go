@@ -118,6 +118,13 @@ func (a *api) profile(w http.ResponseWriter, r *http.Request, _ domain.User) {
 		writeError(w, domain.Errorf(domain.EUnavailable, "the key store cannot be read right now"))
 		return
 	}
+	if state == eventstore.ErasureKeyLive {
+		// A blocked profile's key not yet destroyed: the engine retries.
+		state = eventstore.ErasureNone
+		if p.Blocked {
+			state = eventstore.ErasurePending
+		}
+	}
 	writeJSON(w, http.StatusOK, profileReply{p, state})
 }
 
