@@ -33,7 +33,7 @@ func TestClusterErasure(t *testing.T) {
 	td := startTicketd(t, bins.ticketd, "ticketd", c, token)
 	owner := &apiClient{t: t, url: td.url, token: token}
 	// A steady write load for the whole test, without blocks of its own.
-	load := startLoad(t, bins.ticketctl, c, td, token, loadPlan{duration: 150 * time.Second, producers: 4,
+	load := startLoad(t, bins.ticketctl, c, td, token, loadPlan{duration: 40 * time.Second, producers: 8,
 		profiles: 100000, mix: "inbound=70,reply=10,mark_unread=10,close=10"})
 	keys := openKeys(t, c)
 	dirs := []string{td.dataDir}
@@ -82,6 +82,7 @@ func TestClusterErasure(t *testing.T) {
 	})
 
 	s, err := load.wait(t, 5*time.Minute)
+	t.Logf("the load beside: %d commands acknowledged in %.0f s (%.0f/s)", s.Acked, s.Duration, float64(s.Acked)/s.Duration)
 	if err != nil || s.Acked == 0 || s.Lost+s.Unconfirmed+s.Duplicated+s.Unexpected+s.ViewsMismatch > 0 {
 		t.Errorf("the load beside the erasures: %v: acked %d, lost %d, unconfirmed %d, duplicated %d, unexpected %d, views mismatched %d",
 			err, s.Acked, s.Lost, s.Unconfirmed, s.Duplicated, s.Unexpected, s.ViewsMismatch)

@@ -59,6 +59,20 @@ func TestClusterLoadWithLeaderKilledLong(t *testing.T) {
 	})
 }
 
+// TestClusterLoadHealthyLong is the same run with every node up all along
+// (TICKETBUS_CLUSTER_LONG=1): 60 s at 64 producers, the views of both
+// engines equal to a replay.
+func TestClusterLoadHealthyLong(t *testing.T) {
+	if os.Getenv("TICKETBUS_CLUSTER_LONG") == "" {
+		t.Skip("set TICKETBUS_CLUSTER_LONG=1 to run the 60 s cluster load")
+	}
+	runFailover(t, failoverPlan{
+		load:   loadPlan{duration: 60 * time.Second, producers: 64, profiles: 100000, mix: operatorsMix},
+		killAt: -1,
+	})
+}
+
+// runFailover runs plan; a negative killAt kills nothing.
 func runFailover(t *testing.T, plan failoverPlan) {
 	if testing.Short() {
 		t.Skip("starts three nats-server and two ticketd processes")
@@ -80,24 +94,9 @@ func runFailover(t *testing.T, plan failoverPlan) {
 	at := func(frac float64) <-chan time.Time {
 		return time.After(time.Until(loadStart.Add(time.Duration(frac * float64(plan.load.duration)))))
 	}
-	select {
-	case <-load.proc.exited:
-		t.Fatalf("ticketctl load ended before the kill:\n%s", load.proc.stderr.tail(4<<10))
-	case <-at(plan.killAt):
+	if plan.killAt >= 0 {
+		killAndRestart(t, c, td1, token, load, plan, at, loadStart)
 	}
-	victim := c.streamLeader(t, eventsStream)
-	keysLeader := c.streamLeader(t, keysStream)
-	killedNear := td1.lastPosition(token)
-	c.kill9(t, victim)
-	t.Logf("killed %s (leader of %s; %s leads %s) %.1fs into the load, near position %d",
-		c.nodes[victim].name, eventsStream, c.nodes[keysLeader].name, keysStream, time.Since(loadStart).Seconds(), killedNear)
-	select {
-	case <-load.proc.exited:
-		t.Fatalf("ticketctl load ended before the restart:\n%s", load.proc.stderr.tail(4<<10))
-	case <-at(plan.restartAt):
-	}
-	c.restart(t, victim)
-	t.Logf("%s back at %.1fs into the load, near position %d", c.nodes[victim].name, time.Since(loadStart).Seconds(), td1.lastPosition(token))
 
 	// The run, then its bookkeeping: every acknowledged command resent,
 	// the log read back, the views verified.
@@ -125,4 +124,30 @@ func runFailover(t *testing.T, plan failoverPlan) {
 		t.Errorf("the users of %s lack permissions:\n  %s", natsConf, strings.Join(v, "\n  "))
 	}
 	t.Logf("done at %s", since())
+}
+
+// killAndRestart kills the events stream's leader at plan.killAt and
+// starts it again at plan.restartAt.
+func killAndRestart(t *testing.T, c *natsCluster, td1 *ticketd, token string, load *loadRun, plan failoverPlan,
+	at func(float64) <-chan time.Time, loadStart time.Time) {
+	t.Helper()
+	select {
+	case <-load.proc.exited:
+		t.Fatalf("ticketctl load ended before the kill:\n%s", load.proc.stderr.tail(4<<10))
+	case <-at(plan.killAt):
+	}
+	victim := c.streamLeader(t, eventsStream)
+	keysLeader := c.streamLeader(t, keysStream)
+	killedNear := td1.lastPosition(token)
+	c.kill9(t, victim)
+	t.Logf("killed %s (leader of %s; %s leads %s) %.1fs into the load, near position %d",
+		c.nodes[victim].name, eventsStream, c.nodes[keysLeader].name, keysStream, time.Since(loadStart).Seconds(), killedNear)
+	select {
+	case <-load.proc.exited:
+		t.Fatalf("ticketctl load ended before the restart:\n%s", load.proc.stderr.tail(4<<10))
+	case <-at(plan.restartAt):
+	}
+	c.restart(t, victim)
+	t.Logf("%s back at %.1fs into the load, near position %d", c.nodes[victim].name, time.Since(loadStart).Seconds(), td1.lastPosition(token))
+
 }

@@ -108,20 +108,29 @@ func OpenBody(ctx context.Context, l *Log, profileID string, d *domain.MessageRe
 // erasedAfter reports whether a MessagesErased after position seq on the
 // profile's subject names the message.
 func (l *Log) erasedAfter(ctx context.Context, profileID, messageID string, seq uint64) (bool, error) {
+	at, err := l.ErasedAt(ctx, profileID, messageID, seq)
+	return at != 0, err
+}
+
+// ErasedAt returns the position of the MessagesErased after position seq
+// on the profile's subject that names the message, 0 when there is none.
+func (l *Log) ErasedAt(ctx context.Context, profileID, messageID string, seq uint64) (uint64, error) {
 	subj := AggregateSubject(domain.AggregateKey{Kind: domain.KindProfile, ID: profileID})
-	erased := false
+	var at uint64
 	err := l.ReadSubject(ctx, subj, seq, func(en Entry) error {
-		if en.Void || erased {
+		if en.Void || at != 0 {
 			return nil
 		}
 		ev, err := domain.UnmarshalEvent(en.Data)
 		if err != nil || ev.Type != domain.MessagesErased {
 			return nil
 		}
-		erased = slices.Contains(ev.Data.(*domain.MessagesErasedData).MessageIDs, messageID)
+		if slices.Contains(ev.Data.(*domain.MessagesErasedData).MessageIDs, messageID) {
+			at = en.Seq
+		}
 		return nil
 	})
-	return erased, err
+	return at, err
 }
 
 // afterCommit destroys the keys of the profiles a command just blocked, so

@@ -122,13 +122,15 @@ func (it *item) historyJSON(env envelope) error {
 // marks the text erased: a MessagesErased for the message follows in the
 // log, so a replay made after the block ends with no row for it, exactly
 // like the live views that had it and then deleted it.
-func (it *item) open(ctx context.Context, log *eventstore.Log) {
+func (it *item) open(ctx context.Context, log *eventstore.Log, v *verifying) {
 	d, ok := it.ev.Data.(*domain.MessageReceivedData)
 	if !ok || it.skip {
 		return
 	}
 	body, err := eventstore.OpenBody(ctx, log, it.ev.ProfileID, d, it.seq)
 	switch {
+	case errors.Is(err, eventstore.ErrErased) && v != nil:
+		it.body, it.erased, it.openErr = v.textAt(ctx, log, it.ev.ProfileID, d.MessageID, it.seq)
 	case errors.Is(err, eventstore.ErrErased):
 		it.erased = true
 	case err != nil:
@@ -136,6 +138,33 @@ func (it *item) open(ctx context.Context, log *eventstore.Log) {
 	default:
 		it.body = body
 	}
+}
+
+// verifying is what a replay made by Verify knows beyond the log: the
+// position it verifies, and the live views' texts at that position.
+type verifying struct {
+	at   uint64
+	text func(ctx context.Context, messageID string) (string, bool, error)
+}
+
+// textAt is the text of a message whose key is destroyed, as the views
+// hold it at the verified position. A block after that position destroyed
+// the key, so the replay cannot open the text the views rightly still
+// show: it takes it from the live views, where the block's MessagesErased
+// will delete it. Erased at or before the position, it is erased here too.
+func (v *verifying) textAt(ctx context.Context, log *eventstore.Log, profileID, messageID string, seq uint64) (string, bool, error) {
+	at, err := log.ErasedAt(ctx, profileID, messageID, seq)
+	if err != nil {
+		return "", false, fmt.Errorf("open message %s: %w", messageID, err)
+	}
+	if at != 0 && at <= v.at {
+		return "", true, nil
+	}
+	body, ok, err := v.text(ctx, messageID)
+	if err != nil {
+		return "", false, fmt.Errorf("open message %s: %w", messageID, err)
+	}
+	return body, !ok, nil
 }
 
 // envelope is an event without its payload, with the raw JSON of its actor

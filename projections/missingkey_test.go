@@ -146,3 +146,27 @@ func TestErasedWithoutTombstone(t *testing.T) {
 	}
 	mustVerify(t, v)
 }
+
+// TestVerifyWhileABlockLandsAfterIt: the views stand at a position where a
+// customer's message shows; a block after that position destroys its key.
+// A replay up to the position cannot open the text any more, yet the
+// views are right to show it there: Verify finds no difference.
+func TestVerifyWhileABlockLandsAfterIt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	res := e.inbound("late-block", "still here at the verified position")
+	e.inbound("bystander", "hello")
+	v := e.views(filepath.Join(t.TempDir(), "views.db"), ProjectorConfig{})
+	if err := v.Projector().CatchUp(testContext(t), 0); err != nil {
+		t.Fatal(err)
+	}
+	at := v.Position()
+	e.exec(domain.Block{BlockTarget: domain.BlockTarget{ProfileID: "late-block"}})
+	if d := mustTicket(t, v, res.TicketID, clockStart); len(d.Messages) != 1 {
+		t.Fatalf("the views at %d lost the message before the block reached them: %+v", at, d.Messages)
+	}
+	diffs, err := v.Verify(testContext(t))
+	if err != nil || len(diffs) != 0 || v.Position() != at {
+		t.Fatalf("verify at %d (views at %d): %v %v", at, v.Position(), diffs, err)
+	}
+}

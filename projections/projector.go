@@ -70,6 +70,9 @@ type Projector struct {
 	// needCheckpoint records an erasure whose WAL truncation readers held
 	// off; guarded by mu.
 	needCheckpoint bool
+
+	// verifying is set on the replay that Verify makes.
+	verifying *verifying
 }
 
 // NewProjector returns a projector writing to db from the position db

@@ -30,7 +30,7 @@ func (p *Projector) pump(ctx context.Context, from uint64, read reader, batchSiz
 	}()
 	readErr := read(ctx, from, func(e eventstore.Entry) error {
 		it, err := decode(e)
-		it.open(ctx, p.log)
+		it.open(ctx, p.log, p.verifying)
 		switch {
 		case errors.Is(err, errUnknownType):
 			p.cfg.Logger.Debug("skipping an event the views do not use", "position", e.Seq, "err", err)
