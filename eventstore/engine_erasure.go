@@ -9,9 +9,11 @@ import (
 // The erasure loop takes destroyed keys' KEKs away (rotation.go) and
 // records when that is done on every replica (erasure.go). Every instance
 // runs it; the checks in each step let one of them act. A block on this
-// instance starts it at once; otherwise it runs every ErasureInterval,
-// which bounds how long a rotation cut short by a crash, or a replica
-// that came back, waits to be noticed.
+// instance starts it at once, unless it ran less than ErasureInterval ago:
+// a burst of blocks then shares the next round, since a rotation costs the
+// cluster four stream creations and deletions. Otherwise it runs every
+// ErasureInterval, which bounds how long a rotation cut short by a crash,
+// or a replica that came back, waits to be noticed.
 
 // defaultErasureInterval is EngineConfig.ErasureInterval's default.
 const defaultErasureInterval = 10 * time.Second
@@ -20,16 +22,33 @@ func (e *Engine) eraseLoop(ctx context.Context) {
 	defer e.wg.Done()
 	t := time.NewTicker(e.cfg.ErasureInterval)
 	defer t.Stop()
+	var lastRotation time.Time
 	for {
-		_, _ = e.Erase(ctx)
+		began := time.Now()
+		if st, _ := e.Erase(ctx); st.rotations > 0 {
+			lastRotation = began
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-e.erasePoke:
+			wait := time.NewTimer(time.Until(lastRotation.Add(e.cfg.ErasureInterval)))
+			select {
+			case <-ctx.Done():
+				wait.Stop()
+				return
+			case <-wait.C:
+			case <-t.C:
+				wait.Stop()
+			}
 		}
 	}
 }
+
+// eraseRoundTimeout bounds one round of the erasure loop: stream creations
+// and deletions on a busy cluster take longer than an append's timeout.
+const eraseRoundTimeout = 2 * time.Minute
 
 // pokeErasure starts the erasure loop now rather than at its next tick.
 func (e *Engine) pokeErasure() {
@@ -44,8 +63,11 @@ func (e *Engine) pokeErasure() {
 func (e *Engine) Erase(ctx context.Context) (ErasureStatus, error) {
 	e.eraseMu.Lock()
 	defer e.eraseMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, eraseRoundTimeout)
+	defer cancel()
 	undestroyed := e.retryDestroys(ctx)
 	st, rotations, err := e.log.Keys().Erase(ctx, e.cfg.Now())
+	st.rotations = rotations
 	st.Pending += undestroyed
 	if undestroyed > 0 {
 		st.Waiting = append(st.Waiting, fmt.Sprintf("%d blocked profile key(s) not yet destroyed", undestroyed))

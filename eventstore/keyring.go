@@ -94,15 +94,16 @@ type keyrings struct {
 	current   *ring
 	keks      map[string][]byte // id -> secret, of the rings loaded
 	loads     int               // completed reloads
+	stale     bool              // the marker moved since the last reload
 }
 
 // currentRing returns the ring in use and its marker's sequence, reading
 // them when not yet known.
 func (r *keyrings) currentRing(ctx context.Context) (*ring, uint64, error) {
 	r.mu.Lock()
-	cur, seq := r.current, r.markerSeq
+	cur, seq, stale := r.current, r.markerSeq, r.stale
 	r.mu.Unlock()
-	if cur != nil {
+	if cur != nil && !stale {
 		return cur, seq, nil
 	}
 	if err := r.reload(ctx); err != nil {
@@ -120,7 +121,7 @@ func (r *keyrings) kek(ctx context.Context, id string) ([]byte, bool, error) {
 	s, ok := r.keks[id]
 	r.mu.Unlock()
 	if ok {
-		return s, true, nil
+		return s, true, nil // a KEK never changes; a stale cache only lacks new ones
 	}
 	if err := r.reload(ctx); err != nil {
 		return nil, false, err
@@ -154,7 +155,7 @@ func (r *keyrings) reload(ctx context.Context) error {
 	r.loading.Lock()
 	defer r.loading.Unlock()
 	r.mu.Lock()
-	done := r.loads != before && r.current != nil
+	done := r.loads != before && !r.stale
 	r.mu.Unlock()
 	if done {
 		return nil
@@ -198,6 +199,7 @@ func (r *keyrings) reload(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	r.marker, r.markerSeq, r.current, r.keks = m, seq, cur, keks
+	r.stale = false
 	r.loads++
 	r.mu.Unlock()
 	return nil
@@ -300,10 +302,12 @@ func (r *keyrings) writeRing(ctx context.Context, rg *ring) (*ring, error) {
 	return rg, nil
 }
 
-// forget drops what is cached, so that the next use reads the rings again.
+// forget marks what is cached stale, so that the next use of the ring in
+// use reads the rings again; until then the ring read last stays, as no
+// caller may see none.
 func (r *keyrings) forget() {
 	r.mu.Lock()
-	r.current, r.keks = nil, nil
+	r.stale = true
 	r.mu.Unlock()
 }
 

@@ -52,6 +52,8 @@ type ErasureStatus struct {
 	// Waiting names the replicas not yet known to have applied the last
 	// ring deletion.
 	Waiting []string
+
+	rotations int // run by the call that returned this status
 }
 
 // rotate runs one rotation if notes are waiting, and finishes any rotation
