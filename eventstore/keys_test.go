@@ -135,11 +135,7 @@ func forms(secrets map[string][]byte) map[string][]byte {
 func TestKeysDestroyErasesFromDisk(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	srv, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: dir, Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
+	srv := openServerIn(t, dir)
 	l := eventstoretest.MustOpenLog(t, srv, eventstore.LogConfig{})
 	ctx := context.Background()
 	keys := l.Keys()
@@ -207,11 +203,7 @@ func TestKeysDestroyErasesFromDisk(t *testing.T) {
 	// After a restart, read through an empty cache: the erased key stays
 	// gone and the others open, sealed under the new ring.
 	srv.Shutdown()
-	srv2, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: dir, Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv2.Shutdown)
+	srv2 := openServerIn(t, dir)
 	l2 := eventstoretest.MustOpenLog(t, srv2, eventstore.LogConfig{})
 	if _, err := l2.Keys().Get(ctx, "p2"); !errors.Is(err, eventstore.ErrKeyDestroyed) {
 		t.Fatalf("destroyed key back after restart: %v", err)
@@ -285,11 +277,7 @@ func TestKeysOpen(t *testing.T) {
 func TestKeysMigrateLegacy(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	srv, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: dir, Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
+	srv := openServerIn(t, dir)
 	ctx := context.Background()
 	first := eventstoretest.MustOpenLog(t, srv, eventstore.LogConfig{})
 	secret := bytes.Repeat([]byte{0x5a, 0xc3}, eventstore.KeySize/2)
@@ -317,4 +305,16 @@ func TestKeysMigrateLegacy(t *testing.T) {
 	if m, err := st.GetLastMsgForSubject(ctx, "tb.key.bGVnYWN5"); !errors.Is(err, jetstream.ErrMsgNotFound) {
 		t.Fatalf("the legacy subject still holds %+v (%v)", m, err)
 	}
+}
+
+// openServerIn starts a server with its store in dir, shut down when the
+// test ends (a test may shut it down before, to look at its files).
+func openServerIn(t *testing.T, dir string) *eventstore.Server {
+	t.Helper()
+	srv, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: dir, Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	return srv
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -38,7 +39,7 @@ func (lg *loadGen) readLog(after uint64, byCmd map[string][]logEventKey, s *Load
 	for {
 		var p logPage
 		q := url.Values{"after": {strconv.FormatUint(after, 10)}, "limit": {"10000"}}
-		if _, err := lg.r.call("GET", "/v1/log", q, nil, &p); err != nil {
+		if err := lg.readPage(q, &p); err != nil {
 			return after, err
 		}
 		for _, e := range p.Events {
@@ -217,4 +218,25 @@ func (lg *loadGen) resendAll(todo []resendResult, deadline time.Time) {
 		})
 	}
 	wg.Wait()
+}
+
+// readPage reads one page of the log. A cluster that is electing a leader
+// or catching a replica up may answer unavailable for a while, as with
+// resends: the page is asked again until -confirm-for runs out.
+func (lg *loadGen) readPage(q url.Values, p *logPage) error {
+	deadline := time.Now().Add(lg.confirmFor)
+	wait := 100 * time.Millisecond
+	for {
+		_, err := lg.r.call("GET", "/v1/log", q, nil, p)
+		var apiErr *APIError
+		if err == nil || !errors.As(err, &apiErr) || apiErr.Code != "unavailable" || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		select {
+		case <-lg.r.ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }

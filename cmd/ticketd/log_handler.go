@@ -87,6 +87,7 @@ func (a *api) rawLog(w http.ResponseWriter, r *http.Request, user domain.User) {
 				writeError(w, bad)
 				return
 			}
+			a.m.Logger.Warn("GET /v1/log: the log could not be read", "after", after, "err", err)
 			writeError(w, domain.Errorf(domain.EUnavailable, "the log could not be read"))
 			return
 		}
