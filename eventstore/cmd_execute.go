@@ -54,27 +54,48 @@ func onTicketCmd[C domain.Command](ctx context.Context, e *Engine, actor domain.
 func (e *Engine) onTicket(ctx context.Context, cmd domain.Command, actor domain.Actor, ticketID string,
 	decide func(p *domain.Profile, c domain.Context) (domain.Decision, error)) (Result, error) {
 	return e.execute(ctx, cmd.Name(), actor, cmd.ID(), func(ctx context.Context) (plan, error) {
-		profileID, err := e.ticketProfile(ctx, ticketID)
+		ref, err := e.ticketRef(ctx, ticketID)
 		if err != nil {
 			return plan{}, err
 		}
+		a, err := e.profile(ctx, ref.profileID)
+		if err != nil {
+			return plan{}, unavailable(err)
+		}
 		return plan{
-			subjects: []string{AggregateSubject(domain.ProfileKey(profileID))},
+			aggs: map[string]aggregate{AggregateSubject(domain.ProfileKey(ref.profileID)): a},
 			decide: func(c domain.Context) (domain.Decision, error) {
-				return decide(e.st.profileLocked(profileID), c)
+				return decide(a.p, c)
 			},
 		}, nil
 	})
 }
 
-// ticketProfile finds a ticket's profile. A ticket unknown here may have
-// just been opened by another instance, so a miss waits for the tail to
-// reach the end of the log before it becomes not_found.
-func (e *Engine) ticketProfile(ctx context.Context, ticketID string) (string, error) {
-	return lookupCatchingUp(ctx, e, func() (string, bool) {
-		id, ok := e.st.ticketProfile[ticketID]
-		return id, ok
-	}, func() error { return domain.Errorf(domain.ENotFound, "ticket %s not found", ticketID) })
+// ticketRef finds a ticket's profile. A ticket unknown here may have just
+// been opened by another instance, so a miss waits for the tail to reach
+// the end of the log before it becomes not_found.
+func (e *Engine) ticketRef(ctx context.Context, ticketID string) (ticketRef, error) {
+	for i := 0; i < 2; i++ {
+		e.st.mu.Lock()
+		ref, ok := e.st.pend.tickets[ticketID]
+		e.st.mu.Unlock()
+		if ok {
+			return ref, nil
+		}
+		ref, ok, err := e.ix.ticket(ctx, ticketID)
+		if err != nil {
+			return ticketRef{}, unavailable(err)
+		}
+		if ok {
+			return ref, nil
+		}
+		if i == 0 {
+			if err := e.CatchUp(ctx); err != nil {
+				return ticketRef{}, err
+			}
+		}
+	}
+	return ticketRef{}, domain.Errorf(domain.ENotFound, "ticket %s not found", ticketID)
 }
 
 // lookupCatchingUp reads something from the state; on a miss it waits for
@@ -100,17 +121,24 @@ func lookupCatchingUp[T any](ctx context.Context, e *Engine, get func() (T, bool
 }
 
 func (e *Engine) inbound(ctx context.Context, actor domain.Actor, cmd domain.Inbound) (Result, error) {
-	return e.execute(ctx, cmd.Name(), actor, cmd.ID(), func(context.Context) (plan, error) {
-		subjects := []string{AggregateSubject(domain.ProfileKey(cmd.ProfileID))}
-		if cmd.Phone != "" {
-			subjects = append(subjects, AggregateSubject(domain.PhoneKey(cmd.Phone)))
+	return e.execute(ctx, cmd.Name(), actor, cmd.ID(), func(ctx context.Context) (plan, error) {
+		a, err := e.profile(ctx, cmd.ProfileID)
+		if err != nil {
+			return plan{}, unavailable(err)
 		}
-		return plan{subjects: subjects, decide: func(c domain.Context) (domain.Decision, error) {
-			var ph *domain.Phone
-			if cmd.Phone != "" {
-				ph = e.st.phoneLocked(cmd.Phone)
+		aggs := map[string]aggregate{AggregateSubject(domain.ProfileKey(cmd.ProfileID)): a}
+		var ph *phoneAgg
+		if cmd.Phone != "" {
+			if ph, err = e.phone(ctx, cmd.Phone); err != nil {
+				return plan{}, unavailable(err)
 			}
-			return domain.DecideInbound(e.st.profileLocked(cmd.ProfileID), ph, cmd, c)
+			aggs[AggregateSubject(domain.PhoneKey(cmd.Phone))] = ph
+		}
+		return plan{aggs: aggs, decide: func(c domain.Context) (domain.Decision, error) {
+			if ph == nil {
+				return domain.DecideInbound(a.p, nil, cmd, c)
+			}
+			return domain.DecideInbound(a.p, ph.ph, cmd, c)
 		}}, nil
 	})
 }
@@ -131,56 +159,83 @@ func (e *Engine) assign(ctx context.Context, actor domain.Actor, cmd domain.Assi
 
 // blockPlan prepares a block or unblock: by profile it reads one profile;
 // by phone it reads the phone and every profile that ever wrote from it.
-func (e *Engine) blockPlan(t domain.BlockTarget, decide func(p *domain.Profile, ph *domain.Phone, linked []*domain.Profile, c domain.Context) (domain.Decision, error)) plan {
+func (e *Engine) blockPlan(ctx context.Context, t domain.BlockTarget, decide func(p *domain.Profile, ph *domain.Phone, linked []*domain.Profile, c domain.Context) (domain.Decision, error)) (plan, error) {
 	if t.ProfileID != "" {
-		return plan{subjects: []string{AggregateSubject(domain.ProfileKey(t.ProfileID))},
-			decide: func(c domain.Context) (domain.Decision, error) {
-				return decide(e.st.profileLocked(t.ProfileID), nil, nil, c)
-			}}
-	}
-	e.st.mu.Lock()
-	ph := e.st.phoneLocked(t.Phone)
-	subjects := []string{AggregateSubject(domain.PhoneKey(t.Phone))}
-	for _, id := range ph.Profiles {
-		subjects = append(subjects, AggregateSubject(domain.ProfileKey(id)))
-	}
-	e.st.mu.Unlock()
-	return plan{subjects: subjects, decide: func(c domain.Context) (domain.Decision, error) {
-		ph := e.st.phoneLocked(t.Phone)
-		linked := make([]*domain.Profile, 0, len(ph.Profiles))
-		for _, id := range ph.Profiles {
-			linked = append(linked, e.st.profileLocked(id))
+		a, err := e.profile(ctx, t.ProfileID)
+		if err != nil {
+			return plan{}, unavailable(err)
 		}
-		return decide(nil, ph, linked, c)
-	}}
+		return plan{aggs: map[string]aggregate{AggregateSubject(domain.ProfileKey(t.ProfileID)): a},
+			decide: func(c domain.Context) (domain.Decision, error) {
+				return decide(a.p, nil, nil, c)
+			}}, nil
+	}
+	ph, err := e.phone(ctx, t.Phone)
+	if err != nil {
+		return plan{}, unavailable(err)
+	}
+	aggs := map[string]aggregate{AggregateSubject(domain.PhoneKey(t.Phone)): ph}
+	e.st.mu.Lock()
+	ids := append([]string(nil), ph.ph.Profiles...)
+	e.st.mu.Unlock()
+	profiles := map[string]*profileAgg{}
+	for _, id := range ids {
+		a, err := e.profile(ctx, id)
+		if err != nil {
+			return plan{}, unavailable(err)
+		}
+		profiles[id] = a
+		aggs[AggregateSubject(domain.ProfileKey(id))] = a
+	}
+	return plan{aggs: aggs, decide: func(c domain.Context) (domain.Decision, error) {
+		linked := make([]*domain.Profile, 0, len(ph.ph.Profiles))
+		for _, id := range ph.ph.Profiles {
+			a, ok := profiles[id]
+			if !ok {
+				return domain.Decision{}, errStale // a profile linked since the plan was made
+			}
+			linked = append(linked, a.p)
+		}
+		return decide(nil, ph.ph, linked, c)
+	}}, nil
 }
 
 func (e *Engine) block(ctx context.Context, actor domain.Actor, cmd domain.Block) (Result, error) {
-	return e.execute(ctx, cmd.Name(), actor, cmd.ID(), func(context.Context) (plan, error) {
-		return e.blockPlan(cmd.BlockTarget, func(p *domain.Profile, ph *domain.Phone, linked []*domain.Profile, c domain.Context) (domain.Decision, error) {
+	return e.execute(ctx, cmd.Name(), actor, cmd.ID(), func(ctx context.Context) (plan, error) {
+		return e.blockPlan(ctx, cmd.BlockTarget, func(p *domain.Profile, ph *domain.Phone, linked []*domain.Profile, c domain.Context) (domain.Decision, error) {
 			return domain.DecideBlock(cmd, p, ph, linked, c)
-		}), nil
+		})
 	})
 }
 
 func (e *Engine) unblock(ctx context.Context, actor domain.Actor, cmd domain.Unblock) (Result, error) {
-	return e.execute(ctx, cmd.Name(), actor, cmd.ID(), func(context.Context) (plan, error) {
-		return e.blockPlan(cmd.BlockTarget, func(p *domain.Profile, ph *domain.Phone, linked []*domain.Profile, c domain.Context) (domain.Decision, error) {
+	return e.execute(ctx, cmd.Name(), actor, cmd.ID(), func(ctx context.Context) (plan, error) {
+		return e.blockPlan(ctx, cmd.BlockTarget, func(p *domain.Profile, ph *domain.Phone, linked []*domain.Profile, c domain.Context) (domain.Decision, error) {
 			return domain.DecideUnblock(cmd, p, ph, linked, c)
-		}), nil
+		})
 	})
 }
 
 // Ticket returns a copy of a ticket's decision state, for tests and for
 // readers that need no message text.
 func (e *Engine) Ticket(ctx context.Context, ticketID string) (domain.Ticket, error) {
-	profileID, err := e.ticketProfile(ctx, ticketID)
+	ref, err := e.ticketRef(ctx, ticketID)
 	if err != nil {
 		return domain.Ticket{}, err
 	}
+	a, err := e.profile(ctx, ref.profileID)
+	if err != nil {
+		return domain.Ticket{}, unavailable(err)
+	}
+	// Cached aggregates follow only this instance's writes: read what
+	// others wrote since.
+	subj := AggregateSubject(domain.ProfileKey(ref.profileID))
+	if err := e.refresh(ctx, map[string]aggregate{subj: a}); err != nil {
+		return domain.Ticket{}, unavailable(err)
+	}
 	e.st.mu.Lock()
 	defer e.st.mu.Unlock()
-	t, err := e.st.profileLocked(profileID).Ticket(ticketID)
+	t, err := a.p.Ticket(ticketID)
 	if err != nil {
 		return domain.Ticket{}, fmt.Errorf("ticket %s: %w", ticketID, err)
 	}

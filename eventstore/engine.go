@@ -2,9 +2,10 @@ package eventstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -32,7 +33,19 @@ type EngineConfig struct {
 	// ErasureInterval is how often the erasure loop looks for rotations to
 	// run and erasures to confirm (default 10s); a block starts it at once.
 	ErasureInterval time.Duration
+	// IndexPath is the engine's index file (index.go); empty, a temporary
+	// file removed at Close, for tests and tools.
+	IndexPath string
+	// CacheProfiles bounds how many profiles the engine keeps in memory
+	// (default DefaultCacheProfiles); the others are read from the log
+	// when a command needs them.
+	CacheProfiles int
 }
+
+// DefaultCacheProfiles is EngineConfig.CacheProfiles' default: a few times
+// the profiles an inbox touches in an hour of a campaign, at a few
+// kilobytes each.
+const DefaultCacheProfiles = 20000
 
 // Engine is the command side of Ticketbus: it decides commands against
 // state rebuilt from the log and appends the resulting events atomically,
@@ -43,25 +56,25 @@ type Engine struct {
 	st    *state
 	locks stripes
 
+	ix      *index
+	tmpDir  string // the index's directory when it is temporary
+	indexCh chan posEvent
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	tailMu sync.Mutex
-	tailEr error
 
 	eraseMu   sync.Mutex
 	erasePoke chan struct{}
-	// keysToDestroy are blocked profiles whose key could not be destroyed
-	// yet; the erasure loop tries again.
-	eraseKeysMu   sync.Mutex
-	keysToDestroy map[string]struct{}
 }
 
 // maxAttempts bounds the retries of a command whose optimistic check keeps
 // failing; past it the caller gets conflict.
 const maxAttempts = 8
 
-// OpenEngine replays the whole log into memory, then keeps up with it and
-// starts the snooze scheduler.
+// OpenEngine opens the engine's index, reads the log from where the index
+// stands up to its end, then keeps up with it and starts the scheduler and
+// the erasure loop. Aggregates are read when commands need them, so a
+// restart costs only what was written since the index's last batch.
 func OpenEngine(ctx context.Context, l *Log, cfg EngineConfig) (*Engine, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -81,76 +94,128 @@ func OpenEngine(ctx context.Context, l *Log, cfg EngineConfig) (*Engine, error) 
 	if cfg.ErasureInterval <= 0 {
 		cfg.ErasureInterval = defaultErasureInterval
 	}
-	e := &Engine{log: l, cfg: cfg, st: newState(), erasePoke: make(chan struct{}, 1), keysToDestroy: map[string]struct{}{}}
-	last, err := l.LastSeq(ctx)
-	if err != nil {
+	if cfg.CacheProfiles <= 0 {
+		cfg.CacheProfiles = DefaultCacheProfiles
+	}
+	e := &Engine{log: l, cfg: cfg, st: newState(cfg.CacheProfiles), erasePoke: make(chan struct{}, 1),
+		indexCh: make(chan posEvent, indexQueue)}
+	if err := e.openIndex(ctx); err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
-	if last > 0 {
-		if err := l.ReadRange(ctx, 1, last, e.applyEntry); err != nil {
-			return nil, fmt.Errorf("open engine: replay: %w", err)
-		}
+	from, lastAt, err := e.ix.position(ctx)
+	if err == nil {
+		err = e.ix.loadUsers(ctx, e.st.users, e.st.tokens)
+	}
+	if err != nil {
+		e.ix.close()
+		return nil, fmt.Errorf("open engine: %w", err)
+	}
+	e.st.applied, e.st.lastAt = from, lastAt
+	last, err := l.LastSeq(ctx)
+	if err != nil {
+		e.ix.close()
+		return nil, fmt.Errorf("open engine: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
-	e.wg.Add(3)
-	go e.tail(runCtx, last+1)
+	e.wg.Add(4)
+	go e.writeIndex(runCtx)
+	go e.tail(runCtx, from+1)
 	go e.schedule(runCtx)
 	go e.eraseLoop(runCtx)
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		e.sweepKeys(runCtx)
-	}()
+	// Ready once the tail has the log as it was at the start: what the
+	// index missed since its last batch, or all of it on a new index.
+	e.st.mu.Lock()
+	for e.st.applied < last && ctx.Err() == nil {
+		stop := context.AfterFunc(ctx, func() {
+			e.st.mu.Lock()
+			e.st.cond.Broadcast()
+			e.st.mu.Unlock()
+		})
+		e.st.cond.Wait()
+		stop()
+	}
+	e.st.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("open engine: catching up to %d: %w", last, err)
+	}
 	return e, nil
 }
 
-// Close stops the tail and the scheduler. In-flight commands finish first
-// because the caller stops sending them before closing.
+// openIndex opens the index at the configured path, or in a temporary
+// directory.
+func (e *Engine) openIndex(ctx context.Context) error {
+	path := e.cfg.IndexPath
+	if path == "" {
+		dir, err := os.MkdirTemp("", "ticketbus-index-")
+		if err != nil {
+			return err
+		}
+		e.tmpDir, path = dir, filepath.Join(dir, "engine.db")
+	}
+	// The stream's creation time names the log the index was built from.
+	info, err := e.log.events.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	ix, err := openIndex(path, info.Created.UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		return err
+	}
+	e.ix = ix
+	return nil
+}
+
+// Close stops the tail, the index writer, the scheduler and the erasure
+// loop. In-flight commands finish first because the caller stops sending
+// them before closing.
 func (e *Engine) Close() {
 	e.cancel()
 	e.wg.Wait()
+	_ = e.ix.close()
+	if e.tmpDir != "" {
+		_ = os.RemoveAll(e.tmpDir)
+	}
 }
 
-// applyEntry applies one entry of the log to the state.
-func (e *Engine) applyEntry(en Entry) error {
-	// The tail delivers this instance's own events too: skip those already
-	// applied when their append was acknowledged, and take those still in
-	// flight from memory, before paying for decoding.
+// applyEntry applies one entry of the log, delivered by the tail in order,
+// to the state, and hands it to the index writer.
+func (e *Engine) applyEntry(ctx context.Context, en Entry) error {
+	// The tail delivers this instance's own events too: those still in
+	// flight are taken from memory rather than decoded again.
 	e.st.mu.Lock()
-	seen := en.Seq <= e.st.seqs[en.Subject]
-	var ev domain.Event
-	ok := false
-	if seen || en.Void {
-		seen = true
-		e.st.passLocked(en.Subject, en.Seq)
-		e.advanceLocked(en.Seq)
-	} else {
+	ev, ok := domain.Event{}, false
+	if !en.Void {
 		ev, ok = e.st.inflightLocked(en.Subject, en.Data)
 	}
 	e.st.mu.Unlock()
-	if seen {
-		return nil
-	}
 	var err error
-	if !ok {
+	if !ok && !en.Void {
 		ev, err = domain.UnmarshalEvent(en.Data)
 	}
-	if err != nil {
+	e.st.mu.Lock()
+	switch {
+	case en.Void:
+	case err != nil:
 		// An event this version cannot read must not stop the engine: it
-		// is logged and skipped, and its sequence still counts as seen.
+		// is logged and skipped, and its position still counts as seen.
 		e.cfg.Logger.Error("skipping unreadable event", "seq", en.Seq, "err", err)
-		e.st.mu.Lock()
-		e.st.passLocked(en.Subject, en.Seq)
-		e.advanceLocked(en.Seq)
-		e.st.mu.Unlock()
-		return nil
+	default:
+		e.st.applyLocked(en.Seq, ev)
+	}
+	e.st.mu.Unlock()
+	if err == nil && !en.Void {
+		e.forgetBlockedKey(ev)
+	}
+	select {
+	case e.indexCh <- posEvent{seq: en.Seq, ev: ev}: // a zero event only moves the position
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	e.st.mu.Lock()
-	e.st.applyLocked(en.Seq, ev)
 	e.advanceLocked(en.Seq)
 	e.st.mu.Unlock()
-	e.forgetBlockedKey(ev)
 	return nil
 }
 
@@ -174,15 +239,15 @@ func (e *Engine) tail(ctx context.Context, from uint64) {
 	defer e.wg.Done()
 	for ctx.Err() == nil {
 		err := e.log.Tail(ctx, from, func(en Entry) error {
+			if err := e.applyEntry(ctx, en); err != nil {
+				return err
+			}
 			from = en.Seq + 1
-			return e.applyEntry(en)
+			return nil
 		})
 		if ctx.Err() != nil {
 			return
 		}
-		e.tailMu.Lock()
-		e.tailEr = err
-		e.tailMu.Unlock()
 		e.cfg.Logger.Warn("event tail stopped, restarting", "from", from, "err", err)
 		select {
 		case <-ctx.Done():
@@ -227,36 +292,4 @@ func (e *Engine) LastEventTime() time.Time {
 	e.st.mu.Lock()
 	defer e.st.mu.Unlock()
 	return e.st.lastAt
-}
-
-// refresh reads what other instances wrote on the given subjects since
-// the engine last saw them, after an optimistic check failed.
-func (e *Engine) refresh(ctx context.Context, subjects []string) error {
-	for _, subj := range subjects {
-		e.st.mu.Lock()
-		after := e.st.seqs[subj]
-		e.st.mu.Unlock()
-		err := e.log.ReadSubject(ctx, subj, after, func(en Entry) error {
-			var ev domain.Event
-			var err error
-			if !en.Void {
-				ev, err = domain.UnmarshalEvent(en.Data)
-			}
-			if en.Void || err != nil {
-				e.st.mu.Lock()
-				e.st.passLocked(en.Subject, en.Seq)
-				e.st.mu.Unlock()
-				return nil
-			}
-			e.st.mu.Lock()
-			e.st.applyLocked(en.Seq, ev)
-			e.st.mu.Unlock()
-			e.forgetBlockedKey(ev)
-			return nil
-		})
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("refresh %s: %w", subj, err)
-		}
-	}
-	return nil
 }

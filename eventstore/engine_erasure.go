@@ -65,7 +65,7 @@ func (e *Engine) Erase(ctx context.Context) (ErasureStatus, error) {
 	defer e.eraseMu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, eraseRoundTimeout)
 	defer cancel()
-	undestroyed := e.retryDestroys(ctx)
+	undestroyed := e.checkBlockedKeys(ctx)
 	st, rotations, err := e.log.Keys().Erase(ctx, e.cfg.Now())
 	st.rotations = rotations
 	st.Pending += undestroyed
@@ -93,15 +93,16 @@ func (e *Engine) ErasureState(ctx context.Context, profileID string) (string, er
 }
 
 // ErasureStatus returns the state of erasures across the key store, with
-// the blocked profiles' keys this instance has yet to destroy.
+// the blocked profiles whose key this instance has yet to check.
 func (e *Engine) ErasureStatus(ctx context.Context) (ErasureStatus, error) {
 	st, err := e.log.Keys().Status(ctx)
-	e.eraseKeysMu.Lock()
-	n := len(e.keysToDestroy)
-	e.eraseKeysMu.Unlock()
-	st.Pending += n
-	if n > 0 {
-		st.Waiting = append(st.Waiting, fmt.Sprintf("%d blocked profile key(s) not yet destroyed", n))
+	if err != nil {
+		return st, err
+	}
+	ids, err := e.ix.blockedKeys(ctx, 1000)
+	if n := len(ids); n > 0 {
+		st.Pending += n
+		st.Waiting = append(st.Waiting, fmt.Sprintf("%d blocked profile key(s) not yet checked", n))
 	}
 	return st, err
 }

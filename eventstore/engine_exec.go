@@ -4,17 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ticketbus/ticketbus/domain"
 )
 
-// plan is one command made ready to decide: the subjects it reads, and the
-// decision itself, run under the state lock so it sees one consistent
-// picture.
+// plan is one command made ready to decide: the aggregates it reads and
+// may write, by subject, and the decision itself, run under the state lock
+// so it sees one consistent picture.
 type plan struct {
-	subjects []string
-	decide   func(c domain.Context) (domain.Decision, error)
+	aggs   map[string]aggregate
+	decide func(c domain.Context) (domain.Decision, error)
+}
+
+// subjects lists the plan's subjects, for the stripe locks.
+func (p plan) subjects() []string {
+	out := make([]string, 0, len(p.aggs))
+	for s := range p.aggs {
+		out = append(out, s)
+	}
+	return out
 }
 
 // errStale says an optimistic check failed: the state the command was
@@ -34,19 +44,19 @@ func (e *Engine) execute(ctx context.Context, name string, actor domain.Actor, c
 	}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		if given {
-			if r, ok := e.result(cmdID); ok {
-				return r, nil
+			if r, ok, err := e.result(ctx, cmdID); err != nil || ok {
+				return r, err
 			}
 		}
 		p, err := prepare(ctx)
 		if err != nil {
 			return Result{}, err
 		}
-		unlock := e.locks.lock(p.subjects)
-		res, written, err := e.attempt(ctx, p, actor, cmdID, given)
+		unlock := e.locks.lock(p.subjects())
+		res, err := e.attempt(ctx, p, actor, cmdID, given)
 		unlock()
 		if errors.Is(err, errStale) {
-			if err := e.refresh(ctx, written); err != nil {
+			if err := e.refresh(ctx, p.aggs); err != nil {
 				return Result{}, unavailable(err)
 			}
 			continue
@@ -56,66 +66,84 @@ func (e *Engine) execute(ctx context.Context, name string, actor domain.Actor, c
 	return Result{}, domain.Errorf(domain.EConflict, "%s: concurrent changes kept winning after %d attempts; try again", name, maxAttempts)
 }
 
-func (e *Engine) result(cmdID string) (Result, bool) {
+// result returns a command's first result (R9): the index, folded with
+// what the engine knows beyond it.
+func (e *Engine) result(ctx context.Context, cmdID string) (Result, bool, error) {
+	r, ok, err := e.ix.result(ctx, cmdID)
+	if err != nil {
+		return Result{}, false, unavailable(err)
+	}
 	e.st.mu.Lock()
 	defer e.st.mu.Unlock()
-	r, ok := e.st.results[cmdID]
-	return r, ok
+	for _, pe := range e.st.pend.commands[cmdID] {
+		r = foldResult(r, ok, pe.seq, pe.ev)
+		ok = true
+	}
+	return r, ok, nil
 }
 
-// attempt decides and appends once. It returns the subjects it tried to
-// write, so that a stale attempt can refresh exactly those.
-func (e *Engine) attempt(ctx context.Context, p plan, actor domain.Actor, cmdID string, given bool) (Result, []string, error) {
-	e.st.mu.Lock()
-	if r, ok := e.st.results[cmdID]; ok && given {
-		e.st.mu.Unlock()
-		return r, nil, nil
+// attempt decides and appends once.
+func (e *Engine) attempt(ctx context.Context, p plan, actor domain.Actor, cmdID string, given bool) (Result, error) {
+	if given {
+		// Written by a racing instance since the check in execute: the
+		// refresh after the conflict brought its events.
+		if r, ok, err := e.result(ctx, cmdID); err != nil || ok {
+			return r, err
+		}
 	}
+	e.st.mu.Lock()
 	dec, err := p.decide(domain.Context{Now: e.cfg.Now(), Actor: actor, CommandID: cmdID, NewID: e.cfg.NewID})
 	if err != nil {
 		e.st.mu.Unlock()
-		return Result{}, nil, err
+		return Result{}, err
 	}
 	if dec.RepeatOf != "" {
-		r, ok := e.st.results[dec.RepeatOf]
 		e.st.mu.Unlock()
-		if !ok {
-			return Result{}, nil, fmt.Errorf("repeat of unknown command %s", dec.RepeatOf)
+		r, ok, err := e.result(ctx, dec.RepeatOf)
+		if err == nil && !ok {
+			err = fmt.Errorf("repeat of unknown command %s", dec.RepeatOf)
 		}
-		return r, nil, nil
+		return r, err
 	}
 	if len(dec.Events) == 0 {
-		pos := e.st.ticketSeq[dec.TicketID]
-		if dec.TicketID == "" && dec.ProfileID != "" {
-			pos = e.st.seqs[AggregateSubject(domain.ProfileKey(dec.ProfileID))]
+		pos := uint64(0)
+		if a, ok := p.aggs[AggregateSubject(domain.ProfileKey(dec.ProfileID))].(*profileAgg); ok {
+			pos = a.seq
+			if dec.TicketID != "" {
+				pos = a.ticketSeq[dec.TicketID]
+			}
 		}
 		e.st.mu.Unlock()
 		if dec.Outcome == domain.OutcomeDroppedBlocked {
 			e.cfg.Metrics.inboundDropped()
 		}
-		return Result{TicketID: dec.TicketID, ProfileID: dec.ProfileID, Outcome: dec.Outcome, Position: pos}, nil, nil
+		return Result{TicketID: dec.TicketID, ProfileID: dec.ProfileID, Outcome: dec.Outcome, Position: pos}, nil
 	}
-	recs, subjects := make([]Record, len(dec.Events)), []string{}
-	seen := map[string]bool{}
+	recs := make([]Record, len(dec.Events))
+	var subjects []string
 	for i, ev := range dec.Events {
 		subj := AggregateSubject(ev.Aggregate)
 		recs[i].Subject = subj
-		if !seen[subj] {
-			seen[subj] = true
+		if !slices.Contains(subjects, subj) {
+			a, ok := p.aggs[subj]
+			if !ok {
+				e.st.mu.Unlock()
+				return Result{}, fmt.Errorf("%s writes %s, which it did not read", ev.Type, subj)
+			}
 			subjects = append(subjects, subj)
-			expect := e.st.seqs[subj]
+			expect := a.at()
 			recs[i].ExpectSubjectSeq = &expect
 		}
 	}
 	e.st.mu.Unlock()
 
 	if err := e.seal(ctx, dec.Events); err != nil {
-		return Result{}, nil, err
+		return Result{}, err
 	}
 	for i, ev := range dec.Events {
 		data, err := domain.MarshalEvent(ev)
 		if err != nil {
-			return Result{}, nil, fmt.Errorf("encode %s: %w", ev.Type, err)
+			return Result{}, fmt.Errorf("encode %s: %w", ev.Type, err)
 		}
 		recs[i].Data = data
 	}
@@ -137,18 +165,19 @@ func (e *Engine) attempt(ctx context.Context, p plan, actor domain.Actor, cmdID 
 	}
 	switch {
 	case errors.Is(err, ErrConflict):
-		return Result{}, subjects, errStale
+		return Result{}, errStale
 	case err != nil:
-		return Result{}, nil, unavailable(err)
+		return Result{}, unavailable(err)
 	}
 	e.st.mu.Lock()
 	for i, ev := range dec.Events {
+		p.aggs[recs[i].Subject].apply(seqs[i], ev)
 		e.st.applyLocked(seqs[i], ev)
 	}
 	e.st.mu.Unlock()
 	e.cfg.Metrics.eventsAppended(len(recs))
 	e.afterCommit(ctx, dec.Events)
-	return Result{TicketID: dec.TicketID, ProfileID: dec.ProfileID, Outcome: dec.Outcome, Position: seqs[len(seqs)-1]}, nil, nil
+	return Result{TicketID: dec.TicketID, ProfileID: dec.ProfileID, Outcome: dec.Outcome, Position: seqs[len(seqs)-1]}, nil
 }
 
 // confirm finds out whether an append whose acknowledgement was lost was

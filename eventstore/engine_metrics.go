@@ -18,6 +18,9 @@ type Metrics struct {
 	wakeups    prometheus.Counter
 	dropped    prometheus.Counter
 	erasure    erasureMetrics
+	loaded     prometheus.Counter
+	loadedRead prometheus.Counter
+	evicted    prometheus.Counter
 }
 
 type erasureMetrics struct {
@@ -71,6 +74,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "ticketbus_erasure_failures_total", Help: "Rotation or confirmation attempts that failed and will be retried.",
 		}),
 	}
+	m.loaded = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ticketbus_engine_aggregates_loaded_total", Help: "Aggregates read from the log because they were not cached.",
+	})
+	m.loadedRead = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ticketbus_engine_aggregate_events_read_total", Help: "Events read from the log to load aggregates.",
+	})
+	m.evicted = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ticketbus_engine_aggregates_evicted_total", Help: "Aggregates dropped from the cache to keep it within its bound.",
+	})
+	reg.MustRegister(m.loaded, m.loadedRead, m.evicted)
 	reg.MustRegister(m.commands, m.latency, m.appended, m.batchCalls, m.batchMsgs, m.wakeups, m.dropped,
 		m.erasure.pending, m.erasure.waiting, m.erasure.rotations, m.erasure.failures)
 	return m
@@ -133,5 +146,13 @@ func (m *Metrics) erasureRotated() {
 func (m *Metrics) erasureFailed() {
 	if m != nil {
 		m.erasure.failures.Inc()
+	}
+}
+
+func (m *Metrics) aggregateLoaded(eventsRead, evicted int) {
+	if m != nil {
+		m.loaded.Inc()
+		m.loadedRead.Add(float64(eventsRead))
+		m.evicted.Add(float64(evicted))
 	}
 }

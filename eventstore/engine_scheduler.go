@@ -34,32 +34,22 @@ func (e *Engine) schedule(ctx context.Context) {
 // Wake fires every snooze due at the engine clock's current reading and
 // returns how many tickets it woke. The test clock calls it after moving.
 func (e *Engine) Wake(ctx context.Context) (int, error) {
-	now := e.cfg.Now().UnixNano()
-	type due struct {
-		ticket string
-		until  int64
+	dues, err := e.dueSnoozes(ctx, e.cfg.Now().UnixNano())
+	if err != nil {
+		return 0, err
 	}
-	var dues []due
-	e.st.mu.Lock()
-	for id, s := range e.st.snoozes {
-		if s.until <= now {
-			dues = append(dues, due{id, s.until})
-		}
-	}
-	e.st.mu.Unlock()
-	sort.Slice(dues, func(i, j int) bool { return dues[i].until < dues[j].until })
 	woke := 0
 	for _, d := range dues {
 		if ctx.Err() != nil {
 			return woke, ctx.Err()
 		}
-		res, err := e.onTicket(ctx, wakeCommand{}, domain.SystemTimer, d.ticket, func(p *domain.Profile, c domain.Context) (domain.Decision, error) {
-			return domain.DecideWake(p, d.ticket, c)
+		res, err := e.onTicket(ctx, wakeCommand{}, domain.SystemTimer, d.ticketID, func(p *domain.Profile, c domain.Context) (domain.Decision, error) {
+			return domain.DecideWake(p, d.ticketID, c)
 		})
 		if err != nil {
 			return woke, err
 		}
-		if res.Outcome == domain.OutcomeDone && e.wokeBy(d.ticket) {
+		if res.Outcome == domain.OutcomeDone && e.wokeBy(d.ticketID) {
 			woke++
 			e.cfg.Metrics.wakeupFired()
 		}
@@ -67,12 +57,48 @@ func (e *Engine) Wake(ctx context.Context) (int, error) {
 	return woke, nil
 }
 
-// wokeBy reports whether the ticket is no longer snoozed.
-func (e *Engine) wokeBy(ticketID string) bool {
+// dueSnoozeBatch bounds the snoozes one round of the scheduler fires; the
+// next round takes the rest.
+const dueSnoozeBatch = 1000
+
+// dueSnoozes returns the snoozes due at now, oldest first: the index's,
+// with what the engine knows beyond it.
+func (e *Engine) dueSnoozes(ctx context.Context, now int64) ([]dueSnooze, error) {
+	fromIndex, err := e.ix.dueSnoozes(ctx, now, dueSnoozeBatch)
+	if err != nil {
+		return nil, err
+	}
 	e.st.mu.Lock()
 	defer e.st.mu.Unlock()
-	_, pending := e.st.snoozes[ticketID]
-	return !pending
+	var dues []dueSnooze
+	for _, d := range fromIndex {
+		if _, changed := e.st.pend.snoozes[d.ticketID]; !changed {
+			dues = append(dues, d)
+		}
+	}
+	for _, s := range e.st.pend.snoozes {
+		if !s.ended && s.due.until <= now {
+			dues = append(dues, s.due)
+		}
+	}
+	sort.Slice(dues, func(i, j int) bool { return dues[i].until < dues[j].until })
+	return dues, nil
+}
+
+// wokeBy reports whether the ticket is no longer snoozed.
+func (e *Engine) wokeBy(ticketID string) bool {
+	ref, err := e.ticketRef(context.Background(), ticketID)
+	if err != nil {
+		return false
+	}
+	e.st.mu.Lock()
+	defer e.st.mu.Unlock()
+	a, ok := e.st.profiles.peek(ref.profileID)
+	if !ok {
+		return true
+	}
+	t, ok := a.p.Tickets[ticketID]
+	return ok && t.Status != domain.StatusSnoozed
 }
 
 // wakeCommand names the timer's internal command for execute's metrics.

@@ -144,66 +144,73 @@ func (e *Engine) afterCommit(ctx context.Context, evs []domain.Event) {
 }
 
 func (e *Engine) destroyKey(ctx context.Context, profileID string) {
-	err := e.tryDestroyKey(ctx, profileID)
-	if err != nil {
-		// The block is written: the erasure loop tries again at each of
-		// its rounds, and every instance's start sweeps blocked profiles.
+	if _, err := e.log.Keys().Destroy(ctx, profileToken(profileID)); err != nil {
+		// The block is written and its profile is in the index's
+		// blocked_keys: the erasure loop tries again at each round, on
+		// every instance.
 		e.cfg.Logger.Error("could not destroy a blocked profile's key yet; retrying",
 			"profile", profileID, "err", err)
 	}
 	e.pokeErasure()
 }
 
-// tryDestroyKey destroys a blocked profile's key, remembering it to try
-// again when that fails.
-func (e *Engine) tryDestroyKey(ctx context.Context, profileID string) error {
-	_, err := e.log.Keys().Destroy(ctx, profileToken(profileID))
-	e.eraseKeysMu.Lock()
-	defer e.eraseKeysMu.Unlock()
+// checkBlockedKeys goes through the profiles the index lists as blocked
+// with a key still to check: a key left behind (its destruction failed,
+// or the engine stopped between the block and the destruction) is
+// destroyed; a destroyed one, or a profile unblocked since, leaves the
+// list. It returns how many are left to do.
+func (e *Engine) checkBlockedKeys(ctx context.Context) int {
+	ids, err := e.ix.blockedKeys(ctx, 1000)
 	if err != nil {
-		e.keysToDestroy[profileID] = struct{}{}
-	} else {
-		delete(e.keysToDestroy, profileID)
+		e.cfg.Logger.Warn("could not read the blocked profiles to check", "err", err)
+		return 0
 	}
-	return err
-}
-
-// retryDestroys tries again the key destructions that failed; it returns
-// how many are still to do.
-func (e *Engine) retryDestroys(ctx context.Context) int {
-	e.eraseKeysMu.Lock()
-	ids := make([]string, 0, len(e.keysToDestroy))
-	for id := range e.keysToDestroy {
-		ids = append(ids, id)
+	e.st.mu.Lock()
+	for id := range e.st.pend.blocked {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
 	}
-	e.eraseKeysMu.Unlock()
+	e.st.mu.Unlock()
 	left := 0
 	for _, id := range ids {
-		if err := e.tryDestroyKey(ctx, id); err != nil {
+		if ctx.Err() != nil {
+			return left
+		}
+		if !e.keyDestroyed(ctx, id) {
 			left++
 		}
 	}
 	return left
 }
 
-// sweepKeys destroys any key left behind by a block whose engine stopped
-// between writing the block and destroying the key.
-func (e *Engine) sweepKeys(ctx context.Context) {
-	e.st.mu.Lock()
-	var blocked []string
-	for id, p := range e.st.profiles {
-		if p.Blocked {
-			blocked = append(blocked, id)
+// keyDestroyed destroys the key of a blocked profile if it still has one
+// and reports whether nothing is left to do for it.
+func (e *Engine) keyDestroyed(ctx context.Context, profileID string) bool {
+	rec, err := e.log.Keys().fetch(ctx, profileToken(profileID))
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return false
+	case rec.tombstone():
+		// The tombstone is written before the old record is erased: a
+		// destroy cut short between the two leaves it to finish.
+		if _, err := e.log.Keys().Destroy(ctx, profileToken(profileID)); err != nil {
+			return false
+		}
+	default:
+		a, err := e.profile(ctx, profileID)
+		if err != nil {
+			return false
+		}
+		e.st.mu.Lock()
+		blocked := a.p.Blocked
+		e.st.mu.Unlock()
+		if blocked {
+			if _, err := e.log.Keys().Destroy(ctx, profileToken(profileID)); err != nil {
+				return false
+			}
 		}
 	}
-	e.st.mu.Unlock()
-	for _, id := range blocked {
-		if ctx.Err() != nil {
-			return
-		}
-		// A tombstone alone does not say the key's record is erased too.
-		if _, err := e.log.Keys().Get(ctx, profileToken(id)); err == nil || errors.Is(err, ErrKeyDestroyed) {
-			e.destroyKey(ctx, id)
-		}
-	}
+	return e.ix.keyChecked(ctx, profileID) == nil
 }

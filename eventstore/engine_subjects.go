@@ -22,7 +22,6 @@ const (
 	subjectProfiles = "tb.ev.p."
 	subjectPhones   = "tb.ev.ph."
 	subjectUsers    = "tb.ev.u."
-	subjectKeys     = "tb.key."
 )
 
 var subjectEncoding = base64.RawURLEncoding
@@ -41,4 +40,18 @@ func AggregateSubject(k domain.AggregateKey) string {
 		return subjectUsers + k.ID
 	}
 	panic(fmt.Sprintf("eventstore: unknown aggregate kind %q", k.Kind))
+}
+
+// aggregateOfSubject returns the aggregate a log subject belongs to.
+func aggregateOfSubject(subject string) (kind, id string, ok bool) {
+	switch {
+	case strings.HasPrefix(subject, subjectProfiles):
+		id, err := subjectEncoding.DecodeString(subject[len(subjectProfiles):])
+		return domain.KindProfile, string(id), err == nil
+	case strings.HasPrefix(subject, subjectPhones):
+		return domain.KindPhone, "+" + subject[len(subjectPhones):], true
+	case strings.HasPrefix(subject, subjectUsers):
+		return domain.KindUser, subject[len(subjectUsers):], true
+	}
+	return "", "", false
 }

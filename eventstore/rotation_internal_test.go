@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ticketbus/ticketbus/domain"
 )
 
 // tokensInShards returns n tokens, spread over the given shards only.
@@ -119,10 +121,11 @@ func TestRotationRacesWriters(t *testing.T) {
 	t.Logf("%d keys made, %d destroyed, %d generations", len(made), len(victims), st.Gen)
 }
 
-// TestFailedDestroyRetried: a key destruction that fails after a block
-// (the key stream's leader away) stays pending, is counted, and is done by
-// the next round of the erasure loop.
-func TestFailedDestroyRetried(t *testing.T) {
+// TestBlockedKeyLeftBehindIsDestroyed: a block whose key was never
+// destroyed (its engine stopped between the two, or the destruction
+// failed) is found through the index, its key destroyed and its erasure
+// completed by the erasure loop.
+func TestBlockedKeyLeftBehindIsDestroyed(t *testing.T) {
 	t.Parallel()
 	srv := openTestServer(t, t.TempDir(), -1, "")
 	t.Cleanup(srv.Shutdown)
@@ -137,19 +140,34 @@ func TestFailedDestroyRetried(t *testing.T) {
 	if _, err := l.Keys().GetOrCreate(ctx, token); err != nil {
 		t.Fatal(err)
 	}
-	dead, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := e.tryDestroyKey(dead, "gone"); err == nil {
-		t.Fatal("a destroy with a cancelled context succeeded; the test proves nothing")
+	// The block as another engine wrote it, without destroying the key.
+	dec, err := domain.DecideBlock(domain.Block{BlockTarget: domain.BlockTarget{ProfileID: "gone"}}, domain.NewProfile("gone"), nil, nil,
+		domain.Context{Now: time.Now(), Actor: domain.SystemTimer, CommandID: "c1", NewID: func() string { return "x" }})
+	if err != nil {
+		t.Fatal(err)
 	}
-	st, err := e.ErasureStatus(ctx)
-	if err != nil || st.Pending != 1 || len(st.Waiting) != 1 {
-		t.Fatalf("status with a destroy to retry: %+v, %v", st, err)
+	data, err := domain.MarshalEvent(dec.Events[0])
+	if err != nil {
+		t.Fatal(err)
 	}
-	if st, err = e.Erase(ctx); err != nil || st.Pending != 0 {
+	zero := uint64(0)
+	seqs, err := l.Append(ctx, []Record{{Subject: AggregateSubject(dec.Events[0].Aggregate), Data: data, ExpectSubjectSeq: &zero}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.WaitApplied(ctx, seqs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if state, err := e.ErasureState(ctx, "gone"); err != nil || state != ErasureKeyLive {
+		t.Fatalf("before the erasure loop: %q, %v; want the key still live", state, err)
+	}
+	if st, err := e.Erase(ctx); err != nil || st.Pending != 0 {
 		t.Fatalf("erase: %+v, %v", st, err)
 	}
 	if state, err := e.ErasureState(ctx, "gone"); err != nil || state != ErasureComplete {
-		t.Fatalf("erasure after the retry: %q, %v", state, err)
+		t.Fatalf("after the erasure loop: %q, %v", state, err)
+	}
+	if ids, err := e.ix.blockedKeys(ctx, 10); err != nil || len(ids) != 0 {
+		t.Fatalf("blocked keys left to check: %v, %v", ids, err)
 	}
 }

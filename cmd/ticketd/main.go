@@ -64,7 +64,9 @@ type Config struct {
 	// ErasureInterval is how often the erasure loop looks for rotations
 	// to run and erasures to confirm (docs/erasure.md).
 	ErasureInterval time.Duration
-	BootstrapToken  string
+	// CacheProfiles bounds the profiles the engine keeps in memory.
+	CacheProfiles  int
+	BootstrapToken string
 	// BatchStaging is where the embedded server stages atomic batches:
 	// "memory" (tmpfs, the default where there is one) or "disk".
 	BatchStaging string
@@ -140,6 +142,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if err != nil {
 		return fmt.Errorf("TICKETD_ERASURE_INTERVAL: %w", err)
 	}
+	cacheProfiles, _ := strconv.Atoi(env("CACHE_PROFILES", strconv.Itoa(eventstore.DefaultCacheProfiles)))
+	fs.IntVar(&c.CacheProfiles, "cache-profiles", cacheProfiles,
+		"profiles the engine keeps in memory; others are read from the log when a command needs them")
 	fs.DurationVar(&c.ErasureInterval, "erasure-interval", erasureInterval,
 		"how often to look for keyrings to rotate and erasures to confirm; a block starts it at once")
 	if c.BatchStaging == "" {
@@ -198,7 +203,11 @@ func (m *Main) Run(ctx context.Context) error {
 				"first_position", v[0], "last_position", v[1])
 		}
 	}
-	cfg := eventstore.EngineConfig{Metrics: metrics, Logger: m.Logger, ErasureInterval: m.Config.ErasureInterval}
+	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	cfg := eventstore.EngineConfig{Metrics: metrics, Logger: m.Logger, ErasureInterval: m.Config.ErasureInterval,
+		IndexPath: filepath.Join(m.Config.DataDir, "engine.db"), CacheProfiles: m.Config.CacheProfiles}
 	if m.Config.TestClock {
 		// A test clock is created after the replay would be ideal, but the
 		// engine needs its clock first; it starts at the current time and
