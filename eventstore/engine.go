@@ -111,6 +111,7 @@ func OpenEngine(ctx context.Context, l *Log, cfg EngineConfig) (*Engine, error) 
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
 	e.st.applied, e.st.lastAt = from, lastAt
+	cfg.Metrics.indexAt(from)
 	last, err := l.LastSeq(ctx)
 	if err != nil {
 		e.ix.close()
@@ -216,6 +217,7 @@ func (e *Engine) applyEntry(ctx context.Context, en Entry) error {
 	e.st.mu.Lock()
 	e.advanceLocked(en.Seq)
 	e.st.mu.Unlock()
+	e.cfg.Metrics.tailApplied()
 	return nil
 }
 

@@ -30,6 +30,9 @@ type env struct {
 	ownerID  string
 	engines  []*engineHandle
 	clientNC *nats.Conn
+	// engineCfg, when set, adjusts the configuration of the engines
+	// startEngine starts.
+	engineCfg func(*eventstore.EngineConfig)
 }
 
 // freePort returns a loopback port that was free a moment ago, so a
@@ -97,6 +100,11 @@ type engineHandle struct {
 
 // commandsHandled sums ticketbus_commands_total of this instance.
 func (h *engineHandle) commandsHandled(t testing.TB) float64 {
+	return h.metric(t, "ticketbus_commands_total")
+}
+
+// metric sums the values of one of this instance's metrics.
+func (h *engineHandle) metric(t testing.TB, name string) float64 {
 	t.Helper()
 	mfs, err := h.reg.Gather()
 	if err != nil {
@@ -104,9 +112,9 @@ func (h *engineHandle) commandsHandled(t testing.TB) float64 {
 	}
 	var n float64
 	for _, mf := range mfs {
-		if mf.GetName() == "ticketbus_commands_total" {
+		if mf.GetName() == name {
 			for _, m := range mf.GetMetric() {
-				n += m.GetCounter().GetValue()
+				n += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 			}
 		}
 	}
@@ -143,8 +151,12 @@ func (e *env) startEngine() *engineHandle {
 		e.t.Fatalf("stage batches: %v", err)
 	}
 	reg := prometheus.NewRegistry()
-	eng, err := eventstore.OpenEngine(ctx, l, eventstore.EngineConfig{
-		Now: e.clock.Now, Metrics: eventstore.NewMetrics(reg), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), WakeInterval: time.Hour})
+	cfg := eventstore.EngineConfig{
+		Now: e.clock.Now, Metrics: eventstore.NewMetrics(reg), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), WakeInterval: time.Hour}
+	if e.engineCfg != nil {
+		e.engineCfg(&cfg)
+	}
+	eng, err := eventstore.OpenEngine(ctx, l, cfg)
 	if err != nil {
 		e.t.Fatalf("open engine: %v", err)
 	}

@@ -76,6 +76,7 @@ func (e *Engine) flushIndex(ctx context.Context, batch []posEvent) bool {
 	e.st.mu.Lock()
 	e.st.pend.prune(pos)
 	e.st.mu.Unlock()
+	e.cfg.Metrics.indexAt(pos)
 	return true
 }
 

@@ -21,6 +21,8 @@ type Metrics struct {
 	loaded     prometheus.Counter
 	loadedRead prometheus.Counter
 	evicted    prometheus.Counter
+	tailed     prometheus.Counter
+	indexPos   prometheus.Gauge
 }
 
 type erasureMetrics struct {
@@ -83,7 +85,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.evicted = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "ticketbus_engine_aggregates_evicted_total", Help: "Aggregates dropped from the cache to keep it within its bound.",
 	})
-	reg.MustRegister(m.loaded, m.loadedRead, m.evicted)
+	m.tailed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ticketbus_engine_tail_events_total", Help: "Log entries the engine's tail applied since the start.",
+	})
+	m.indexPos = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "ticketbus_engine_index_position", Help: "Log position the engine's index has written.",
+	})
+	reg.MustRegister(m.loaded, m.loadedRead, m.evicted, m.tailed, m.indexPos)
 	reg.MustRegister(m.commands, m.latency, m.appended, m.batchCalls, m.batchMsgs, m.wakeups, m.dropped,
 		m.erasure.pending, m.erasure.waiting, m.erasure.rotations, m.erasure.failures)
 	return m
@@ -154,5 +162,17 @@ func (m *Metrics) aggregateLoaded(eventsRead, evicted int) {
 		m.loaded.Inc()
 		m.loadedRead.Add(float64(eventsRead))
 		m.evicted.Add(float64(evicted))
+	}
+}
+
+func (m *Metrics) tailApplied() {
+	if m != nil {
+		m.tailed.Inc()
+	}
+}
+
+func (m *Metrics) indexAt(pos uint64) {
+	if m != nil {
+		m.indexPos.Set(float64(pos))
 	}
 }
