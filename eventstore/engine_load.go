@@ -45,10 +45,14 @@ func (e *Engine) profile(ctx context.Context, id string) (*profileAgg, error) {
 // loadProfile reads a profile from the log: from its snapshot when it has
 // one, then the events after it. It returns how many events it read.
 func (e *Engine) loadProfile(ctx context.Context, id string) (*profileAgg, int, error) {
-	a := newProfileAgg(id)
+	a := e.readSnapshot(ctx, id)
 	n, err := e.replay(ctx, AggregateSubject(domain.ProfileKey(id)), a)
 	if err != nil {
 		return nil, n, err
+	}
+	if n >= snapshotAfter {
+		// a is not shared yet: encoding it needs no lock.
+		e.writeSnapshot(a)
 	}
 	return a, n, nil
 }

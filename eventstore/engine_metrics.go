@@ -23,6 +23,7 @@ type Metrics struct {
 	evicted    prometheus.Counter
 	tailed     prometheus.Counter
 	indexPos   prometheus.Gauge
+	snapshots  prometheus.Counter
 }
 
 type erasureMetrics struct {
@@ -91,7 +92,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.indexPos = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "ticketbus_engine_index_position", Help: "Log position the engine's index has written.",
 	})
-	reg.MustRegister(m.loaded, m.loadedRead, m.evicted, m.tailed, m.indexPos)
+	m.snapshots = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ticketbus_engine_snapshots_written_total", Help: "Snapshots of long aggregates this instance stored.",
+	})
+	reg.MustRegister(m.loaded, m.loadedRead, m.evicted, m.tailed, m.indexPos, m.snapshots)
 	reg.MustRegister(m.commands, m.latency, m.appended, m.batchCalls, m.batchMsgs, m.wakeups, m.dropped,
 		m.erasure.pending, m.erasure.waiting, m.erasure.rotations, m.erasure.failures)
 	return m
@@ -174,5 +178,11 @@ func (m *Metrics) tailApplied() {
 func (m *Metrics) indexAt(pos uint64) {
 	if m != nil {
 		m.indexPos.Set(float64(pos))
+	}
+}
+
+func (m *Metrics) snapshotWritten() {
+	if m != nil {
+		m.snapshots.Inc()
 	}
 }

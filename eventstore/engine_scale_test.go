@@ -133,3 +133,38 @@ func TestRestartResumesFromTheIndex(t *testing.T) {
 		t.Fatal("the old ticket's profile was not read back from the log")
 	}
 }
+
+// TestSnapshotShortensALongAggregate: a profile with more events than a
+// snapshot is taken after is read the long way once, which stores its
+// snapshot; read again after an eviction, it costs the events after the
+// snapshot only, and decides the same.
+func TestSnapshotShortensALongAggregate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.engineCfg = func(c *eventstore.EngineConfig) { c.CacheProfiles = 1 }
+	h := e.startEngine()
+	nc := e.client()
+	var ticket string
+	for i := range 260 { // TicketOpened once, then MessageReceived and TicketMarkedRead each
+		r := mustOK(t, send(t, nc, e.owner, "inbound", map[string]any{"profile_id": "chatty", "body": fmt.Sprint(i)}))
+		ticket = r.TicketID
+		mustOK(t, send(t, nc, e.owner, "mark_read", map[string]any{"ticket_id": ticket}))
+	}
+	evict := func() { mustOK(t, send(t, nc, e.owner, "inbound", map[string]any{"profile_id": uuid.NewString(), "body": "x"})) }
+	evict()
+	read := h.metric(t, "ticketbus_engine_aggregate_events_read_total")
+	mustOK(t, send(t, nc, e.owner, "mark_unread", map[string]any{"ticket_id": ticket}))
+	if long := h.metric(t, "ticketbus_engine_aggregate_events_read_total") - read; long < 500 {
+		t.Fatalf("the first read back took %v events, want the whole subject", long)
+	}
+	waitFor(t, "the snapshot", func() bool { return h.metric(t, "ticketbus_engine_snapshots_written_total") == 1 })
+	evict()
+	read = h.metric(t, "ticketbus_engine_aggregate_events_read_total")
+	r := mustOK(t, send(t, nc, e.owner, "close", map[string]any{"ticket_id": ticket}))
+	if short := h.metric(t, "ticketbus_engine_aggregate_events_read_total") - read; short > 5 {
+		t.Fatalf("read back from its snapshot, the profile still took %v events", short)
+	}
+	if again := send(t, nc, e.owner, "inbound", map[string]any{"profile_id": "chatty", "body": "back"}); again.Outcome != domain.OutcomeReopened || again.TicketID != ticket {
+		t.Fatalf("after the close the snapshot-based state decided %+v (close at %d), want a reopen of %s", again, r.Position, ticket)
+	}
+}

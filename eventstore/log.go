@@ -140,6 +140,9 @@ func OpenLog(ctx context.Context, nc *nats.Conn, cfg LogConfig) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open log: stream %s: %w: %w", KeysStream, ErrUnavailable, err)
 	}
+	if _, err := js.CreateOrUpdateStream(ctx, snapshotStreamConfig(cfg.Replicas)); err != nil {
+		return nil, fmt.Errorf("open log: stream %s: %w: %w", SnapshotsStream, ErrUnavailable, err)
+	}
 	l := &Log{
 		nc:      nc,
 		js:      js,

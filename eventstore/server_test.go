@@ -56,8 +56,8 @@ func TestEngineHasJetStream(t *testing.T) {
 	if err != nil {
 		t.Fatalf("account info: %v", err)
 	}
-	if info.Streams != 3 { // events, keys, the first keyring
-		t.Fatalf("%d streams, want 3", info.Streams)
+	if info.Streams != 4 { // events, keys, snapshots, the first keyring
+		t.Fatalf("%d streams, want 4", info.Streams)
 	}
 	cfg := l.Stream().CachedInfo().Config
 	if !cfg.AllowAtomicPublish || !cfg.DenyDelete || !cfg.DenyPurge || !cfg.AllowDirect || cfg.Storage != jetstream.FileStorage {
