@@ -61,10 +61,11 @@ func (d *ticketd) start(ctx context.Context) (time.Duration, error) {
 		logf.Close()
 		return 0, fmt.Errorf("start %s: %w", d.bin, err)
 	}
-	d.cmd, d.exited = cmd, make(chan struct{})
+	exited := make(chan struct{})
+	d.cmd, d.exited = cmd, exited
 	addr := make(chan string, 1)
 	go func() {
-		defer close(d.exited)
+		defer close(exited)
 		defer logf.Close()
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
