@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -26,6 +27,24 @@ type Baseline struct {
 	Messages   int64   `json:"messages"`
 	Seconds    float64 `json:"seconds"`
 	MsgsPerSec float64 `json:"msgs_per_second"`
+	// TicketdCPUSeconds is the CPU time the idle ticketd used meanwhile:
+	// more than a little means the baseline shared the machine with it.
+	TicketdCPUSeconds float64 `json:"ticketd_cpu_seconds"`
+}
+
+// baseline measures the raw baseline beside the idle ticketd.
+func (s *session) baseline(ctx context.Context, name string) (Baseline, error) {
+	cpu0, err := readCPU(s.d.pid())
+	if err != nil {
+		return Baseline{}, err
+	}
+	b, err := measureBaseline(ctx, filepath.Join(s.dir, name), s.r.m.Config.Baseline)
+	if err != nil {
+		return b, err
+	}
+	cpu1, err := readCPU(s.d.pid())
+	b.TicketdCPUSeconds = (cpu1 - cpu0).Seconds()
+	return b, err
 }
 
 // measureBaseline publishes for d to a stream of a fresh in-process

@@ -137,6 +137,9 @@ type LoadFigures struct {
 	Outcomes map[string]int64 `json:"inbound_outcomes"`
 	RSSPeak  int64            `json:"rss_peak_bytes"`
 	RSSEnd   int64            `json:"rss_end_bytes"`
+	// TicketdCPUSeconds is the CPU time ticketd used during the load:
+	// over the commands, the cost of one on any machine of the kind.
+	TicketdCPUSeconds float64 `json:"ticketd_cpu_seconds"`
 }
 
 // summarize merges the producers' recorders of a load that took elapsed.

@@ -163,12 +163,15 @@ func parseSizes(s string) ([]int, error) {
 
 // Run measures, prints the report and writes -out.
 func (m *Main) Run(ctx context.Context) error {
+	// The load average is read before building ticketd, which would
+	// raise it.
+	rep := &Report{Command: "ticketbench " + strings.Join(m.Config.Args, " "), Date: time.Now().UTC().Format(time.RFC3339),
+		Machine: readMachine(), LoadAvg: loadAvg()}
 	r, err := newRun(ctx, m)
 	if err != nil {
 		return err
 	}
 	defer r.cleanup()
-	rep := &Report{Command: "ticketbench " + strings.Join(m.Config.Args, " "), Date: time.Now().UTC().Format(time.RFC3339), Machine: readMachine()}
 	start := time.Now()
 	if m.Config.Command == "scale" {
 		for _, n := range m.Config.Tickets {

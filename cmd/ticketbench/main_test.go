@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -120,12 +121,15 @@ func checkLoad(t *testing.T, l LoadFigures, producers int) {
 	if l.RSSPeak <= 0 || l.RSSEnd <= 0 || l.RSSEnd > l.RSSPeak {
 		t.Errorf("RSS: peak %d, end %d", l.RSSPeak, l.RSSEnd)
 	}
+	if l.TicketdCPUSeconds <= 0 || l.TicketdCPUSeconds > 2*l.Seconds*float64(runtime.NumCPU()) {
+		t.Errorf("ticketd CPU %.2f s in a load of %.2f s", l.TicketdCPUSeconds, l.Seconds)
+	}
 }
 
 func checkBaselines(t *testing.T, ratio float64, bs ...Baseline) {
 	t.Helper()
 	for _, b := range bs {
-		if b.Messages <= 0 || b.MsgsPerSec <= 0 {
+		if b.Messages <= 0 || b.MsgsPerSec <= 0 || b.TicketdCPUSeconds < 0 {
 			t.Errorf("baseline: %+v", b)
 		}
 	}

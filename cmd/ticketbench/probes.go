@@ -33,16 +33,40 @@ func readRSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
-// rssSampler reads a process's RSS every second until stopped.
-type rssSampler struct {
+// readCPU reads the CPU time, user and system, a process has used.
+func readCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The name, in parentheses, may hold spaces: fields count from after it.
+	_, rest, _ := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q, stime %q", pid, f[11], f[12])
+	}
+	// Linux counts them in USER_HZ, 100 a second on every architecture.
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// procSampler watches ticketd during a load: its RSS every second, and
+// the CPU time it used.
+type procSampler struct {
 	pid  int
 	stop chan struct{}
 	done chan struct{}
 	peak int64
+	cpu0 time.Duration
 }
 
-func sampleRSS(pid int) *rssSampler {
-	s := &rssSampler{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
+func sampleProc(pid int) *procSampler {
+	s := &procSampler{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
+	s.cpu0, _ = readCPU(pid)
 	s.read()
 	go func() {
 		defer close(s.done)
@@ -60,18 +84,20 @@ func sampleRSS(pid int) *rssSampler {
 	return s
 }
 
-func (s *rssSampler) read() int64 {
+func (s *procSampler) read() int64 {
 	rss, _ := readRSS(s.pid)
 	s.peak = max(s.peak, rss)
 	return rss
 }
 
-// finish takes a last sample and returns the peak and that last sample.
-func (s *rssSampler) finish() (peak, last int64) {
+// finish takes a last sample of the RSS and returns the peak, that last
+// sample and the CPU time used since the start.
+func (s *procSampler) finish() (peak, last int64, cpu time.Duration) {
 	close(s.stop)
 	<-s.done
 	last = s.read()
-	return s.peak, last
+	cpu1, _ := readCPU(s.pid)
+	return s.peak, last, cpu1 - s.cpu0
 }
 
 // dirSize adds up the sizes of the files under dir.

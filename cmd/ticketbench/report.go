@@ -14,10 +14,13 @@ import (
 
 // Report is everything one run measured, with where and how.
 type Report struct {
-	Command string         `json:"command"`
-	Date    string         `json:"date"`
-	Machine Machine        `json:"machine"`
-	Seconds float64        `json:"seconds"`
+	Command string  `json:"command"`
+	Date    string  `json:"date"`
+	Machine Machine `json:"machine"`
+	Seconds float64 `json:"seconds"`
+	// LoadAvg is the machine's load average when the run started: on a
+	// shared machine, how much else was running.
+	LoadAvg string         `json:"load_average_at_start"`
 	Scale   []ScaleFigures `json:"scale,omitempty"`
 	Storm   *StormFigures  `json:"storm,omitempty"`
 }
@@ -53,7 +56,7 @@ func (r *Report) Markdown() string {
 	m := r.Machine
 	fmt.Fprintf(&b, "## ticketbench %s\n\n", kind)
 	fmt.Fprintf(&b, "- machine: %d CPUs (nproc), %s, MemTotal %s, %s, %s\n", m.CPUs, m.CPUModel, m.MemTotal, m.Kernel, m.Go)
-	fmt.Fprintf(&b, "- date: %s\n- command: `%s`\n- took: %.0f s\n\n", r.Date, r.Command, r.Seconds)
+	fmt.Fprintf(&b, "- date: %s, load average at the start %s\n- command: `%s`\n- took: %.0f s\n\n", r.Date, r.LoadAvg, r.Command, r.Seconds)
 	if r.Storm != nil {
 		b.WriteString(stormTable(*r.Storm).String())
 	} else {
@@ -79,6 +82,9 @@ func scaleTable(runs []ScaleFigures) *table {
 	loadRows(t, len(runs), func(i int) LoadFigures { return runs[i].Load })
 	t.add("raw baseline before / after", col(func(s ScaleFigures) string {
 		return fmt.Sprintf("%s / %s msgs/s", rate(s.BaselineBefore.MsgsPerSec), rate(s.BaselineAfter.MsgsPerSec))
+	})...)
+	t.add("ticketd CPU during the baselines", col(func(s ScaleFigures) string {
+		return secs(s.BaselineBefore.TicketdCPUSeconds) + " / " + secs(s.BaselineAfter.TicketdCPUSeconds)
 	})...)
 	t.add("**ratio** (acked/s ÷ mean baseline)", col(func(s ScaleFigures) string { return fmt.Sprintf("**%.2f×**", s.Ratio) })...)
 	t.add("views caught up after the last ack", col(func(s ScaleFigures) string { return secs(s.ViewsCatchUpSeconds) })...)
@@ -116,6 +122,7 @@ func stormTable(s StormFigures) *table {
 	t.add("inbound outcomes", codes(s.Load.Outcomes))
 	loadRows(t, 1, func(int) LoadFigures { return s.Load })
 	t.add("raw baseline before / after", fmt.Sprintf("%s / %s msgs/s", rate(s.BaselineBefore.MsgsPerSec), rate(s.BaselineAfter.MsgsPerSec)))
+	t.add("ticketd CPU during the baselines", secs(s.BaselineBefore.TicketdCPUSeconds)+" / "+secs(s.BaselineAfter.TicketdCPUSeconds))
 	t.add("**ratio** (acked/s ÷ mean baseline)", fmt.Sprintf("**%.2f×**", s.Ratio))
 	t.add("views caught up after the last ack", secs(s.ViewsCatchUpSeconds))
 	return t
@@ -141,6 +148,12 @@ func loadRows(t *table, n int, load func(i int) LoadFigures) {
 			parts = append(parts, rate(v))
 		}
 		return strings.Join(parts, " · ")
+	})...)
+	t.add("ticketd CPU during the load", col(func(l LoadFigures) string {
+		if l.Acked == 0 {
+			return secs(l.TicketdCPUSeconds)
+		}
+		return fmt.Sprintf("%s (%.2f ms a command)", secs(l.TicketdCPUSeconds), 1000*l.TicketdCPUSeconds/float64(l.Acked))
 	})...)
 	t.add("ticketd RSS: peak / end of the load", col(func(l LoadFigures) string { return mib(l.RSSPeak) + " / " + mib(l.RSSEnd) })...)
 }

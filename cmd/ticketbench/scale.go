@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,7 +46,7 @@ func (r *run) scale(ctx context.Context, n int) (ScaleFigures, error) {
 	defer s.close()
 	f := ScaleFigures{Tickets: n}
 	r.logf("%s: raw JetStream baseline for %s", name, cfg.Baseline)
-	if f.BaselineBefore, err = measureBaseline(ctx, filepath.Join(s.dir, "baseline-before"), cfg.Baseline); err != nil {
+	if f.BaselineBefore, err = s.baseline(ctx, "baseline-before"); err != nil {
 		return f, err
 	}
 	r.logf("%s: %.0f msgs/s; %d first contacts at %d producers", name, f.BaselineBefore.MsgsPerSec, n, cfg.Producers)
@@ -62,7 +61,7 @@ func (r *run) scale(ctx context.Context, n int) (ScaleFigures, error) {
 	}
 	f.ViewsCatchUpSeconds = catchUp.Seconds()
 	f.DataDirBytes = dirSize(s.d.dataDir)
-	if f.BaselineAfter, err = measureBaseline(ctx, filepath.Join(s.dir, "baseline-after"), cfg.Baseline); err != nil {
+	if f.BaselineAfter, err = s.baseline(ctx, "baseline-after"); err != nil {
 		return f, err
 	}
 	f.Ratio = ratio(f.Load.AckedPerSec, f.BaselineBefore, f.BaselineAfter)
@@ -94,7 +93,7 @@ func (s *session) firstContacts(ctx context.Context, name string, n int) (LoadFi
 	recs := make([]*recorder, producers)
 	var next, acked atomic.Int64
 	start := time.Now()
-	rss := sampleRSS(s.d.pid())
+	watch := sampleProc(s.d.pid())
 	stopProgress := s.progress(name, start, &acked, int64(n))
 	var wg sync.WaitGroup
 	for p := range producers {
@@ -120,12 +119,12 @@ func (s *session) firstContacts(ctx context.Context, name string, n int) (LoadFi
 	wg.Wait()
 	elapsed := time.Since(start)
 	stopProgress()
-	peak, last := rss.finish()
+	peak, last, cpu := watch.finish()
 	if err := ctx.Err(); err != nil {
 		return LoadFigures{}, nil, err
 	}
 	f := summarize(recs, producers, elapsed, true)
-	f.RSSPeak, f.RSSEnd = peak, last
+	f.RSSPeak, f.RSSEnd, f.TicketdCPUSeconds = peak, last, cpu.Seconds()
 	var pool []string
 	for _, id := range oldest {
 		if id != "" {

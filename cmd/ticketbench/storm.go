@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,7 +44,7 @@ func (r *run) storm(ctx context.Context) (StormFigures, error) {
 		return f, err
 	}
 	r.logf("%s: raw JetStream baseline for %s", name, cfg.Baseline)
-	if f.BaselineBefore, err = measureBaseline(ctx, filepath.Join(s.dir, "baseline-before"), cfg.Baseline); err != nil {
+	if f.BaselineBefore, err = s.baseline(ctx, "baseline-before"); err != nil {
 		return f, err
 	}
 	ps := make([]*stormProducer, cfg.Producers)
@@ -64,7 +63,7 @@ func (r *run) storm(ctx context.Context) (StormFigures, error) {
 	var acked atomic.Int64
 	start := time.Now()
 	deadline := start.Add(cfg.Duration)
-	rss := sampleRSS(s.d.pid())
+	watch := sampleProc(s.d.pid())
 	stopProgress := s.progress(name, start, &acked, 0)
 	var wg sync.WaitGroup
 	recs := make([]*recorder, len(ps))
@@ -84,19 +83,19 @@ func (r *run) storm(ctx context.Context) (StormFigures, error) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	stopProgress()
-	peak, last := rss.finish()
+	peak, last, cpu := watch.finish()
 	if err := ctx.Err(); err != nil {
 		return f, err
 	}
 	f.Load = summarize(recs, cfg.Producers, elapsed, false)
-	f.Load.RSSPeak, f.Load.RSSEnd = peak, last
+	f.Load.RSSPeak, f.Load.RSSEnd, f.Load.TicketdCPUSeconds = peak, last, cpu.Seconds()
 	r.logf("%s: %d acknowledged, %.0f/s; waiting for the views", name, f.Load.Acked, f.Load.AckedPerSec)
 	catchUp, err := s.waitReady(ctx)
 	if err != nil {
 		return f, err
 	}
 	f.ViewsCatchUpSeconds = catchUp.Seconds()
-	if f.BaselineAfter, err = measureBaseline(ctx, filepath.Join(s.dir, "baseline-after"), cfg.Baseline); err != nil {
+	if f.BaselineAfter, err = s.baseline(ctx, "baseline-after"); err != nil {
 		return f, err
 	}
 	f.Ratio = ratio(f.Load.AckedPerSec, f.BaselineBefore, f.BaselineAfter)
