@@ -135,8 +135,14 @@ type LoadFigures struct {
 	Tenths   []float64        `json:"acked_per_second_by_tenth"`
 	Commands map[string]int64 `json:"acked_by_command"`
 	Outcomes map[string]int64 `json:"inbound_outcomes"`
-	RSSPeak  int64            `json:"rss_peak_bytes"`
-	RSSEnd   int64            `json:"rss_end_bytes"`
+	ProcFigures
+}
+
+// ProcFigures are ticketd's resources during a load.
+type ProcFigures struct {
+	RSSStart int64 `json:"rss_start_bytes"`
+	RSSPeak  int64 `json:"rss_peak_bytes"` // of samples taken every second
+	RSSEnd   int64 `json:"rss_end_bytes"`
 	// TicketdCPUSeconds is the CPU time ticketd used during the load:
 	// over the commands, the cost of one on any machine of the kind.
 	TicketdCPUSeconds float64 `json:"ticketd_cpu_seconds"`

@@ -118,8 +118,8 @@ func checkLoad(t *testing.T, l LoadFigures, producers int) {
 			t.Errorf("tenth %d: %.1f/s", k+1, v)
 		}
 	}
-	if l.RSSPeak <= 0 || l.RSSEnd <= 0 || l.RSSEnd > l.RSSPeak {
-		t.Errorf("RSS: peak %d, end %d", l.RSSPeak, l.RSSEnd)
+	if l.RSSStart <= 0 || l.RSSEnd <= 0 || l.RSSStart > l.RSSPeak || l.RSSEnd > l.RSSPeak {
+		t.Errorf("RSS: start %d, peak %d, end %d", l.RSSStart, l.RSSPeak, l.RSSEnd)
 	}
 	if l.TicketdCPUSeconds <= 0 || l.TicketdCPUSeconds > 2*l.Seconds*float64(runtime.NumCPU()) {
 		t.Errorf("ticketd CPU %.2f s in a load of %.2f s", l.TicketdCPUSeconds, l.Seconds)

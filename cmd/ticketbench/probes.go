@@ -57,17 +57,17 @@ func readCPU(pid int) (time.Duration, error) {
 // procSampler watches ticketd during a load: its RSS every second, and
 // the CPU time it used.
 type procSampler struct {
-	pid  int
-	stop chan struct{}
-	done chan struct{}
-	peak int64
-	cpu0 time.Duration
+	pid         int
+	stop        chan struct{}
+	done        chan struct{}
+	first, peak int64
+	cpu0        time.Duration
 }
 
 func sampleProc(pid int) *procSampler {
 	s := &procSampler{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
 	s.cpu0, _ = readCPU(pid)
-	s.read()
+	s.first = s.read()
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(time.Second)
@@ -90,14 +90,13 @@ func (s *procSampler) read() int64 {
 	return rss
 }
 
-// finish takes a last sample of the RSS and returns the peak, that last
-// sample and the CPU time used since the start.
-func (s *procSampler) finish() (peak, last int64, cpu time.Duration) {
+// finish takes a last sample and returns the figures.
+func (s *procSampler) finish() ProcFigures {
 	close(s.stop)
 	<-s.done
-	last = s.read()
+	end := s.read()
 	cpu1, _ := readCPU(s.pid)
-	return s.peak, last, cpu1 - s.cpu0
+	return ProcFigures{RSSStart: s.first, RSSPeak: s.peak, RSSEnd: end, TicketdCPUSeconds: (cpu1 - s.cpu0).Seconds()}
 }
 
 // dirSize adds up the sizes of the files under dir.

@@ -155,7 +155,9 @@ func loadRows(t *table, n int, load func(i int) LoadFigures) {
 		}
 		return fmt.Sprintf("%s (%.2f ms a command)", secs(l.TicketdCPUSeconds), 1000*l.TicketdCPUSeconds/float64(l.Acked))
 	})...)
-	t.add("ticketd RSS: peak / end of the load", col(func(l LoadFigures) string { return mib(l.RSSPeak) + " / " + mib(l.RSSEnd) })...)
+	t.add("ticketd RSS: start / peak / end of the load", col(func(l LoadFigures) string {
+		return mib(l.RSSStart) + " / " + mib(l.RSSPeak) + " / " + mib(l.RSSEnd)
+	})...)
 }
 
 // WriteFiles writes the markdown to out and the JSON beside it.

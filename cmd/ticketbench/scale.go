@@ -119,12 +119,12 @@ func (s *session) firstContacts(ctx context.Context, name string, n int) (LoadFi
 	wg.Wait()
 	elapsed := time.Since(start)
 	stopProgress()
-	peak, last, cpu := watch.finish()
+	watched := watch.finish()
 	if err := ctx.Err(); err != nil {
 		return LoadFigures{}, nil, err
 	}
 	f := summarize(recs, producers, elapsed, true)
-	f.RSSPeak, f.RSSEnd, f.TicketdCPUSeconds = peak, last, cpu.Seconds()
+	f.ProcFigures = watched
 	var pool []string
 	for _, id := range oldest {
 		if id != "" {

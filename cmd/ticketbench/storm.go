@@ -83,12 +83,12 @@ func (r *run) storm(ctx context.Context) (StormFigures, error) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	stopProgress()
-	peak, last, cpu := watch.finish()
+	watched := watch.finish()
 	if err := ctx.Err(); err != nil {
 		return f, err
 	}
 	f.Load = summarize(recs, cfg.Producers, elapsed, false)
-	f.Load.RSSPeak, f.Load.RSSEnd, f.Load.TicketdCPUSeconds = peak, last, cpu.Seconds()
+	f.Load.ProcFigures = watched
 	r.logf("%s: %d acknowledged, %.0f/s; waiting for the views", name, f.Load.Acked, f.Load.AckedPerSec)
 	catchUp, err := s.waitReady(ctx)
 	if err != nil {
