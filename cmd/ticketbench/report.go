@@ -38,8 +38,9 @@ func (t *table) add(name string, vals ...string) {
 func (t *table) String() string {
 	var b strings.Builder
 	line := func(cells []string) { b.WriteString("| " + strings.Join(cells, " | ") + " |\n") }
-	line(append([]string{""}, t.head...))
-	line(slices.Repeat([]string{"---"}, len(t.head)+1))
+	b.WriteString("| ")
+	line(t.head)
+	b.WriteString(strings.Repeat("|---", len(t.head)+1) + "|\n")
 	for _, r := range t.rows {
 		line(r)
 	}
