@@ -22,6 +22,18 @@ bench:
 bench-batch:
     go test -run '^$' -bench BenchmarkBatchSize -benchtime 20x ./eventstore/
 
+# The engine at scale, black-box: a real ticketd process, TICKETS first
+# contacts (a comma-separated list runs each size on its own data), inbox
+# queries, commands on cold tickets, a restart; beside a raw JetStream
+# baseline in the same run (docs/performance.md, "Measuring it yourself").
+bench-scale TICKETS="100000" *ARGS:
+    go run ./cmd/ticketbench scale -tickets {{TICKETS}} {{ARGS}}
+
+# The campaign reply storm against a real ticketd process: 60 s of 256
+# closed-loop producers, MIX first, mixed or warm.
+bench-storm MIX="first" *ARGS:
+    go run ./cmd/ticketbench storm -mix {{MIX}} {{ARGS}}
+
 # Fuzz command decoding, event decoding and replay for a bounded time each.
 fuzz TIME="30s":
     go test -run x -fuzz FuzzDecodeCommand -fuzztime {{TIME}} ./domain/
