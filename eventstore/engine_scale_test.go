@@ -150,7 +150,9 @@ func TestSnapshotShortensALongAggregate(t *testing.T) {
 		ticket = r.TicketID
 		mustOK(t, send(t, nc, e.owner, "mark_read", map[string]any{"ticket_id": ticket}))
 	}
-	evict := func() { mustOK(t, send(t, nc, e.owner, "inbound", map[string]any{"profile_id": uuid.NewString(), "body": "x"})) }
+	evict := func() {
+		mustOK(t, send(t, nc, e.owner, "inbound", map[string]any{"profile_id": uuid.NewString(), "body": "x"}))
+	}
 	evict()
 	read := h.metric(t, "ticketbus_engine_aggregate_events_read_total")
 	mustOK(t, send(t, nc, e.owner, "mark_unread", map[string]any{"ticket_id": ticket}))
