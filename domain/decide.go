@@ -19,6 +19,10 @@ type Context struct {
 	Actor     Actor
 	CommandID string
 	NewID     func() string
+	// Delivered returns the command that first carried a gateway's
+	// message_id for a profile (R9), from the engine's index of the whole
+	// history, which no aggregate holds; nil when none was ever delivered.
+	Delivered func(profileID, messageID string) (commandID string, ok bool)
 }
 
 // Decision is the result of deciding a command: the events to append

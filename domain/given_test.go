@@ -86,6 +86,16 @@ func given(evs ...domain.Event) *world {
 	return w
 }
 
+// delivered is the engine's index of gateway message ids, over the log.
+func (w *world) delivered(profileID, messageID string) (string, bool) {
+	for _, e := range w.log {
+		if d, ok := e.Data.(*domain.MessageReceivedData); ok && e.ProfileID == profileID && d.ExternalID == messageID {
+			return e.CommandID, true
+		}
+	}
+	return "", false
+}
+
 func (w *world) newID() string {
 	w.ids++
 	return fmt.Sprintf("00000000-0000-4000-9000-%012d", w.ids)
@@ -250,7 +260,7 @@ type result struct {
 // applies the decided events so that a scenario can go on.
 func when(t *testing.T, w *world, cmd any, opts ...opt) *result {
 	t.Helper()
-	c := domain.Context{Now: t0, Actor: agent, CommandID: cmdID, NewID: w.newID}
+	c := domain.Context{Now: t0, Actor: agent, CommandID: cmdID, NewID: w.newID, Delivered: w.delivered}
 	if _, ok := cmd.(wake); ok {
 		c.Actor = domain.SystemTimer
 	}

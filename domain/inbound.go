@@ -8,8 +8,8 @@ func DecideInbound(p *Profile, ph *Phone, cmd Inbound, c Context) (Decision, err
 	if err := cmd.Validate(); err != nil {
 		return Decision{}, err
 	}
-	if cmd.MessageID != "" {
-		if first, ok := p.ExternalIDs[cmd.MessageID]; ok {
+	if cmd.MessageID != "" && c.Delivered != nil {
+		if first, ok := c.Delivered(p.ID, cmd.MessageID); ok {
 			return Decision{RepeatOf: first, ProfileID: p.ID}, nil
 		}
 	}

@@ -26,9 +26,6 @@ type Profile struct {
 	ActiveID string
 	// LastClosedID is the ticket closed most recently (R2.3).
 	LastClosedID string
-	// ExternalIDs maps a gateway's message_id to the command that first
-	// carried it (R9).
-	ExternalIDs map[string]string
 	// LastAt is the time of the latest event: new events never go below
 	// it, so time never runs backwards within a ticket (R8).
 	LastAt time.Time
@@ -38,7 +35,7 @@ type Profile struct {
 
 // NewProfile returns the empty state of a profile that has no events yet.
 func NewProfile(id string) *Profile {
-	return &Profile{ID: id, Tickets: map[string]*Ticket{}, ExternalIDs: map[string]string{}}
+	return &Profile{ID: id, Tickets: map[string]*Ticket{}}
 }
 
 // Active returns the profile's open or snoozed ticket, or nil.
@@ -86,11 +83,6 @@ func (p *Profile) Apply(e Event) {
 		p.TicketIDs = append(p.TicketIDs, t.ID)
 	case MessageReceived:
 		d := payload[MessageReceivedData](e)
-		if d.ExternalID != "" {
-			if _, seen := p.ExternalIDs[d.ExternalID]; !seen {
-				p.ExternalIDs[d.ExternalID] = e.CommandID
-			}
-		}
 		if d.Phone != "" && !slices.Contains(p.Phones, d.Phone) {
 			p.Phones = append(p.Phones, d.Phone)
 		}

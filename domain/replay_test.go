@@ -396,7 +396,7 @@ func (s *sim) stepOnce() {
 	if s.src.intn(8) == 0 {
 		now = now.In(simZone)
 	}
-	c := domain.Context{Now: now, Actor: agent, CommandID: fmt.Sprintf("00000000-0000-4000-a000-%012d", s.step), NewID: s.w.newID}
+	c := domain.Context{Now: now, Actor: agent, CommandID: fmt.Sprintf("00000000-0000-4000-a000-%012d", s.step), NewID: s.w.newID, Delivered: s.w.delivered}
 	exp := s.expect(cmd, c)
 	var before *world
 	if s.checkPurity {

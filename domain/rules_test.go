@@ -208,7 +208,7 @@ func TestR2InboundRouting(t *testing.T) {
 			outcome: domain.OutcomeDroppedBlocked,
 			check: func(t *testing.T, w *world, d domain.Decision) {
 				p := w.profile(prof)
-				if d.ProfileID != prof || len(p.Phones) != 0 || len(p.ExternalIDs) != 0 || len(w.ticket(t, tk1).Inbound) != 0 {
+				if d.ProfileID != prof || len(p.Phones) != 0 || len(w.ticket(t, tk1).Inbound) != 0 {
 					t.Fatalf("dropped message left a trace: decision %+v, profile %+v", d, p)
 				}
 				if _, ok := w.phones[phone1]; ok {

@@ -134,7 +134,21 @@ func (e *Engine) inbound(ctx context.Context, actor domain.Actor, cmd domain.Inb
 			}
 			aggs[AggregateSubject(domain.PhoneKey(cmd.Phone))] = ph
 		}
+		// The index is read here, outside the state's lock; what the
+		// engine knows beyond it is read in the decision, under the lock.
+		var indexed string
+		if cmd.MessageID != "" {
+			if indexed, _, err = e.ix.externalCommand(ctx, cmd.ProfileID, cmd.MessageID); err != nil {
+				return plan{}, unavailable(err)
+			}
+		}
 		return plan{aggs: aggs, decide: func(c domain.Context) (domain.Decision, error) {
+			c.Delivered = func(profileID, messageID string) (string, bool) {
+				if v, ok := e.st.pend.external[externalKey(profileID, messageID)]; ok {
+					return v.s, true
+				}
+				return indexed, indexed != ""
+			}
 			if ph == nil {
 				return domain.DecideInbound(a.p, nil, cmd, c)
 			}

@@ -1,6 +1,7 @@
 package eventstore_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -113,6 +114,13 @@ func TestRestartResumesFromTheIndex(t *testing.T) {
 		id := uuid.NewString()
 		firsts[id] = mustOK(t, send(t, nc, e.owner, "inbound", map[string]any{"command_id": id, "profile_id": fmt.Sprintf("old-%d", i%10), "body": "hi"}))
 	}
+	last, err := first.log.LastSeq(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the index to reach the log's end", func() bool {
+		return first.metric(t, "ticketbus_engine_index_position") >= float64(last)
+	})
 	first.stop()
 	again := e.startEngine()
 	if n := again.metric(t, "ticketbus_engine_tail_events_total"); n != 0 {

@@ -68,9 +68,6 @@ func (e *Engine) readSnapshot(ctx context.Context, id string) *profileAgg {
 	if s.Profile.Tickets == nil {
 		s.Profile.Tickets = map[string]*domain.Ticket{}
 	}
-	if s.Profile.ExternalIDs == nil {
-		s.Profile.ExternalIDs = map[string]string{}
-	}
 	if s.TicketSeq == nil {
 		s.TicketSeq = map[string]uint64{}
 	}
