@@ -134,21 +134,28 @@ func (e *Engine) inbound(ctx context.Context, actor domain.Actor, cmd domain.Inb
 			}
 			aggs[AggregateSubject(domain.PhoneKey(cmd.Phone))] = ph
 		}
-		// The index is read here, outside the state's lock; what the
-		// engine knows beyond it is read in the decision, under the lock.
-		var indexed string
-		if cmd.MessageID != "" {
-			if indexed, _, err = e.ix.externalCommand(ctx, cmd.ProfileID, cmd.MessageID); err != nil {
-				return plan{}, unavailable(err)
+		// A gateway's message id is looked up under the plan's locks, so
+		// that a command of this instance carrying it, which held them
+		// before, has written it: memory first, then the index, since it
+		// leaves memory only once the index has it.
+		var delivered string
+		before := func(ctx context.Context) error {
+			if cmd.MessageID == "" {
+				return nil
 			}
+			e.st.mu.Lock()
+			v, ok := e.st.pend.external[externalKey(cmd.ProfileID, cmd.MessageID)]
+			e.st.mu.Unlock()
+			if ok {
+				delivered = v.s
+				return nil
+			}
+			var err error
+			delivered, _, err = e.ix.externalCommand(ctx, cmd.ProfileID, cmd.MessageID)
+			return err
 		}
-		return plan{aggs: aggs, decide: func(c domain.Context) (domain.Decision, error) {
-			c.Delivered = func(profileID, messageID string) (string, bool) {
-				if v, ok := e.st.pend.external[externalKey(profileID, messageID)]; ok {
-					return v.s, true
-				}
-				return indexed, indexed != ""
-			}
+		return plan{aggs: aggs, before: before, decide: func(c domain.Context) (domain.Decision, error) {
+			c.Delivered = func(string, string) (string, bool) { return delivered, delivered != "" }
 			if ph == nil {
 				return domain.DecideInbound(a.p, nil, cmd, c)
 			}

@@ -110,3 +110,10 @@ func (c *lru[V]) put(key string, val V) int {
 }
 
 func (c *lru[V]) len() int { return c.order.Len() }
+
+func (c *lru[V]) remove(key string) {
+	if el, ok := c.items[key]; ok {
+		c.order.Remove(el)
+		delete(c.items, key)
+	}
+}

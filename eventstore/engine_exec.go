@@ -14,7 +14,11 @@ import (
 // may write, by subject, and the decision itself, run under the state lock
 // so it sees one consistent picture.
 type plan struct {
-	aggs   map[string]aggregate
+	aggs map[string]aggregate
+	// before, when set, runs under the plan's locks before the decision,
+	// outside the state's lock: for lookups that must see what a command
+	// holding the locks before wrote.
+	before func(ctx context.Context) error
 	decide func(c domain.Context) (domain.Decision, error)
 }
 
@@ -67,15 +71,17 @@ func (e *Engine) execute(ctx context.Context, name string, actor domain.Actor, c
 }
 
 // result returns a command's first result (R9): the index, folded with
-// what the engine knows beyond it.
+// what the engine knows beyond it. What is in memory is read first: it
+// leaves memory only once the index has it, so nothing falls between.
 func (e *Engine) result(ctx context.Context, cmdID string) (Result, bool, error) {
+	e.st.mu.Lock()
+	evs := slices.Clone(e.st.pend.commands[cmdID])
+	e.st.mu.Unlock()
 	r, ok, err := e.ix.result(ctx, cmdID)
 	if err != nil {
 		return Result{}, false, unavailable(err)
 	}
-	e.st.mu.Lock()
-	defer e.st.mu.Unlock()
-	for _, pe := range e.st.pend.commands[cmdID] {
+	for _, pe := range evs {
 		r = foldResult(r, ok, pe.seq, pe.ev)
 		ok = true
 	}
@@ -85,10 +91,15 @@ func (e *Engine) result(ctx context.Context, cmdID string) (Result, bool, error)
 // attempt decides and appends once.
 func (e *Engine) attempt(ctx context.Context, p plan, actor domain.Actor, cmdID string, given bool) (Result, error) {
 	if given {
-		// Written by a racing instance since the check in execute: the
-		// refresh after the conflict brought its events.
+		// Answered since the check in execute: by a command of this
+		// instance with the same id, which held these locks before.
 		if r, ok, err := e.result(ctx, cmdID); err != nil || ok {
 			return r, err
+		}
+	}
+	if p.before != nil {
+		if err := p.before(ctx); err != nil {
+			return Result{}, unavailable(err)
 		}
 	}
 	e.st.mu.Lock()
@@ -121,6 +132,7 @@ func (e *Engine) attempt(ctx context.Context, p plan, actor domain.Actor, cmdID 
 	}
 	recs := make([]Record, len(dec.Events))
 	var subjects []string
+	firsts := map[string]bool{}
 	for i, ev := range dec.Events {
 		subj := AggregateSubject(ev.Aggregate)
 		recs[i].Subject = subj
@@ -133,11 +145,14 @@ func (e *Engine) attempt(ctx context.Context, p plan, actor domain.Actor, cmdID 
 			subjects = append(subjects, subj)
 			expect := a.at()
 			recs[i].ExpectSubjectSeq = &expect
+			if expect == 0 && ev.Aggregate.Kind == domain.KindProfile {
+				firsts[ev.ProfileID] = true
+			}
 		}
 	}
 	e.st.mu.Unlock()
 
-	if err := e.seal(ctx, dec.Events); err != nil {
+	if err := e.seal(ctx, dec.Events, firsts); err != nil {
 		return Result{}, err
 	}
 	for i, ev := range dec.Events {

@@ -43,8 +43,23 @@ func (e *Engine) profile(ctx context.Context, id string) (*profileAgg, error) {
 }
 
 // loadProfile reads a profile from the log: from its snapshot when it has
-// one, then the events after it. It returns how many events it read.
+// one, then the events after it. It returns how many events it read. A
+// profile the index has never seen (a first contact) is taken as new
+// without reading: if another instance wrote it meanwhile, the append's
+// check fails and the aggregate is read then.
 func (e *Engine) loadProfile(ctx context.Context, id string) (*profileAgg, int, error) {
+	e.st.mu.Lock()
+	_, pending := e.st.pend.profiles[id]
+	e.st.mu.Unlock()
+	if !pending {
+		known, err := e.ix.profileKnown(ctx, id)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !known {
+			return newProfileAgg(id), 0, nil
+		}
+	}
 	a := e.readSnapshot(ctx, id)
 	n, err := e.replay(ctx, AggregateSubject(domain.ProfileKey(id)), a)
 	if err != nil {

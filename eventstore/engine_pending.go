@@ -17,6 +17,7 @@ type pending struct {
 	tickets  map[string]ticketRef  // ticket -> profile and last position
 	snoozes  map[string]seqSnooze  // ticket -> snooze, or its end
 	blocked  map[string]uint64     // profiles blocked, by position
+	profiles map[string]uint64     // profiles with an event, by position
 }
 
 type posEvent struct {
@@ -37,7 +38,7 @@ type seqSnooze struct {
 
 func newPending() *pending {
 	return &pending{seen: map[uint64]bool{}, commands: map[string][]posEvent{}, external: map[string]seqString{},
-		tickets: map[string]ticketRef{}, snoozes: map[string]seqSnooze{}, blocked: map[string]uint64{}}
+		tickets: map[string]ticketRef{}, snoozes: map[string]seqSnooze{}, blocked: map[string]uint64{}, profiles: map[string]uint64{}}
 }
 
 func externalKey(profileID, messageID string) string { return profileID + "\x00" + messageID }
@@ -77,6 +78,9 @@ func (p *pending) add(seq uint64, e domain.Event) {
 	}
 	if e.Type == domain.ProfileBlocked && e.Aggregate.Kind == domain.KindProfile {
 		p.blocked[e.ProfileID] = seq
+	}
+	if e.Aggregate.Kind == domain.KindProfile {
+		p.profiles[e.Aggregate.ID] = max(p.profiles[e.Aggregate.ID], seq)
 	}
 }
 
@@ -128,6 +132,11 @@ func (p *pending) prune(pos uint64) {
 	for k, v := range p.blocked {
 		if v <= pos {
 			delete(p.blocked, k)
+		}
+	}
+	for k, v := range p.profiles {
+		if v <= pos {
+			delete(p.profiles, k)
 		}
 	}
 }

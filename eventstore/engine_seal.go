@@ -17,14 +17,21 @@ import (
 // destroys that key (docs/erasure.md). The log itself stays immutable; what
 // is left of the text in it can no longer be read by anyone.
 
-// seal encrypts the body of every MessageReceived event in place.
-func (e *Engine) seal(ctx context.Context, evs []domain.Event) error {
+// seal encrypts the body of every MessageReceived event in place. The key
+// of a profile in firsts, which had no event before, is made without
+// reading first.
+func (e *Engine) seal(ctx context.Context, evs []domain.Event, firsts map[string]bool) error {
 	for _, ev := range evs {
 		d, ok := ev.Data.(*domain.MessageReceivedData)
 		if !ok || ev.Type != domain.MessageReceived {
 			continue
 		}
-		key, err := e.log.Keys().GetOrCreate(ctx, profileToken(ev.ProfileID))
+		keys := e.log.Keys()
+		get := keys.GetOrCreate
+		if firsts[ev.ProfileID] {
+			get = keys.Create
+		}
+		key, err := get(ctx, profileToken(ev.ProfileID))
 		if err != nil {
 			return unavailable(fmt.Errorf("profile key: %w", err))
 		}

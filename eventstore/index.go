@@ -60,6 +60,10 @@ CREATE INDEX IF NOT EXISTS snoozes_due ON snoozes (until);
 CREATE TABLE IF NOT EXISTS blocked_keys (
 	profile_id TEXT PRIMARY KEY
 ) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS profiles (
+	id       TEXT PRIMARY KEY,
+	position INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS users (
 	id         TEXT PRIMARY KEY,
 	name       TEXT NOT NULL,
@@ -74,6 +78,15 @@ CREATE TABLE IF NOT EXISTS users (
 type index struct {
 	w, r *sql.DB
 	path string
+	// Statements prepared once: preparing each time took as long as
+	// running them (a CPU profile under a first-contact storm).
+	rd indexReads
+	wr indexWrites
+}
+
+// indexReads are the lookups, on the read pool.
+type indexReads struct {
+	result, external, ticket, profile *sql.Stmt
 }
 
 // openIndex opens (creating if needed) the index at path for the log
@@ -83,11 +96,14 @@ type index struct {
 func openIndex(path, logID string) (*index, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath()
 	common := "_busy_timeout=5000"
-	w, err := sql.Open("sqlite3", dsn+"?_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate&"+common)
+	w, err := sql.Open("sqlite3", dsn+"?_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate&_cache_size=-32768&"+common)
 	if err != nil {
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
+	// One writer: SQLite takes one at a time, and a connection that stays
+	// keeps its prepared statements and its page cache.
 	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	ix := &index{w: w, path: path}
@@ -99,7 +115,28 @@ func openIndex(path, logID string) (*index, error) {
 		w.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
+	if err := ix.prepare(context.Background()); err != nil {
+		ix.close()
+		return nil, fmt.Errorf("open index %s: %w", path, err)
+	}
 	return ix, nil
+}
+
+func (ix *index) prepare(ctx context.Context) error {
+	var err error
+	prep := func(db *sql.DB, dst **sql.Stmt, q string) {
+		if err == nil {
+			*dst, err = db.PrepareContext(ctx, q)
+		}
+	}
+	prep(ix.r, &ix.rd.result, `SELECT ticket_id, profile_id, outcome, position, profile_level FROM commands WHERE id = ?`)
+	prep(ix.r, &ix.rd.external, `SELECT command_id FROM external_ids WHERE profile_id = ? AND message_id = ?`)
+	prep(ix.r, &ix.rd.ticket, `SELECT profile_id, position FROM tickets WHERE id = ?`)
+	prep(ix.r, &ix.rd.profile, `SELECT position FROM profiles WHERE id = ?`)
+	if err != nil {
+		return err
+	}
+	return ix.prepareWrites(ctx)
 }
 
 func (ix *index) init(ctx context.Context, logID string) error {
@@ -107,7 +144,7 @@ func (ix *index) init(ctx context.Context, logID string) error {
 	var id string
 	err := ix.w.QueryRowContext(ctx, `SELECT version, log_id FROM meta WHERE id = 1`).Scan(&version, &id)
 	if err == nil && (version != indexVersion || id != logID) || err != nil && !errors.Is(err, sql.ErrNoRows) {
-		for _, t := range []string{"meta", "commands", "external_ids", "tickets", "snoozes", "blocked_keys", "users"} {
+		for _, t := range []string{"meta", "commands", "external_ids", "tickets", "snoozes", "blocked_keys", "profiles", "users"} {
 			if _, err := ix.w.ExecContext(ctx, `DROP TABLE IF EXISTS `+t); err != nil {
 				return err
 			}
@@ -121,7 +158,14 @@ func (ix *index) init(ctx context.Context, logID string) error {
 }
 
 func (ix *index) close() error {
-	return errors.Join(ix.r.Close(), ix.w.Close())
+	var errs []error
+	for _, st := range []*sql.Stmt{ix.rd.result, ix.rd.external, ix.rd.ticket, ix.rd.profile} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	errs = append(errs, ix.wr.close(), ix.r.Close(), ix.w.Close())
+	return errors.Join(errs...)
 }
 
 // position returns the log position the index has applied, and the
@@ -142,8 +186,7 @@ func (ix *index) position(ctx context.Context) (uint64, time.Time, error) {
 func (ix *index) result(ctx context.Context, cmdID string) (Result, bool, error) {
 	var r Result
 	var level int
-	err := ix.r.QueryRowContext(ctx, `SELECT ticket_id, profile_id, outcome, position, profile_level FROM commands WHERE id = ?`, cmdID).
-		Scan(&r.TicketID, &r.ProfileID, &r.Outcome, &r.Position, &level)
+	err := ix.rd.result.QueryRowContext(ctx, cmdID).Scan(&r.TicketID, &r.ProfileID, &r.Outcome, &r.Position, &level)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Result{}, false, nil
 	}
@@ -158,7 +201,7 @@ func (ix *index) result(ctx context.Context, cmdID string) (Result, bool, error)
 // message id for a profile.
 func (ix *index) externalCommand(ctx context.Context, profileID, messageID string) (string, bool, error) {
 	var id string
-	err := ix.r.QueryRowContext(ctx, `SELECT command_id FROM external_ids WHERE profile_id = ? AND message_id = ?`, profileID, messageID).Scan(&id)
+	err := ix.rd.external.QueryRowContext(ctx, profileID, messageID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
@@ -171,7 +214,7 @@ func (ix *index) externalCommand(ctx context.Context, profileID, messageID strin
 // ticket returns a ticket's profile and the position of its last event.
 func (ix *index) ticket(ctx context.Context, ticketID string) (ticketRef, bool, error) {
 	var t ticketRef
-	err := ix.r.QueryRowContext(ctx, `SELECT profile_id, position FROM tickets WHERE id = ?`, ticketID).Scan(&t.profileID, &t.seq)
+	err := ix.rd.ticket.QueryRowContext(ctx, ticketID).Scan(&t.profileID, &t.seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ticketRef{}, false, nil
 	}
@@ -179,6 +222,20 @@ func (ix *index) ticket(ctx context.Context, ticketID string) (ticketRef, bool, 
 		return ticketRef{}, false, fmt.Errorf("index: ticket %s: %w", ticketID, err)
 	}
 	return t, true, nil
+}
+
+// profileKnown reports whether the index has seen an event of the
+// profile.
+func (ix *index) profileKnown(ctx context.Context, profileID string) (bool, error) {
+	var pos int64
+	err := ix.rd.profile.QueryRowContext(ctx, profileID).Scan(&pos)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("index: profile %s: %w", profileID, err)
+	}
+	return true, nil
 }
 
 // dueSnoozes returns the snoozes due at or before now, oldest first.
@@ -236,93 +293,6 @@ type dueSnooze struct {
 	until               int64
 }
 
-// apply writes the index entries of events read in log order, up to
-// position pos, in one transaction with the position: a crash leaves the
-// index at a batch boundary, and the tail resumes after it.
-func (ix *index) apply(ctx context.Context, evs []posEvent, pos uint64, lastAt time.Time) error {
-	tx, err := ix.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("index: %w", err)
-	}
-	defer tx.Rollback()
-	for _, pe := range evs {
-		if err := ix.applyOne(ctx, tx, pe.seq, pe.ev); err != nil {
-			return fmt.Errorf("index at %d: %w", pe.seq, err)
-		}
-	}
-	var at int64
-	if !lastAt.IsZero() {
-		at = lastAt.UnixNano()
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE meta SET position = max(position, ?), last_at = max(last_at, ?) WHERE id = 1`, pos, at); err != nil {
-		return fmt.Errorf("index: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("index: %w", err)
-	}
-	return nil
-}
-
-func (ix *index) applyOne(ctx context.Context, tx *sql.Tx, seq uint64, e domain.Event) error {
-	if e.CommandID != "" {
-		var r Result
-		var level int
-		err := tx.QueryRowContext(ctx, `SELECT ticket_id, profile_id, outcome, position, profile_level FROM commands WHERE id = ?`, e.CommandID).
-			Scan(&r.TicketID, &r.ProfileID, &r.Outcome, &r.Position, &level)
-		seen := err == nil
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		r.profileLevel = level != 0
-		r = foldResult(r, seen, seq, e)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO commands (id, ticket_id, profile_id, outcome, position, profile_level)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET ticket_id = excluded.ticket_id, profile_id = excluded.profile_id,
-			outcome = excluded.outcome, position = excluded.position, profile_level = excluded.profile_level`,
-			e.CommandID, r.TicketID, r.ProfileID, r.Outcome, r.Position, boolInt(r.profileLevel)); err != nil {
-			return err
-		}
-	}
-	if e.Type == domain.MessageReceived {
-		if d := e.Data.(*domain.MessageReceivedData); d.ExternalID != "" {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO external_ids (profile_id, message_id, command_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-				e.ProfileID, d.ExternalID, e.CommandID); err != nil {
-				return err
-			}
-		}
-	}
-	if e.TicketID != "" {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO tickets (id, profile_id, position) VALUES (?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET position = max(position, excluded.position)`, e.TicketID, e.ProfileID, seq); err != nil {
-			return err
-		}
-		if s, ok := snoozeChange(e); ok {
-			var err error
-			if s.ended {
-				_, err = tx.ExecContext(ctx, `DELETE FROM snoozes WHERE ticket_id = ?`, e.TicketID)
-			} else {
-				_, err = tx.ExecContext(ctx, `INSERT INTO snoozes (ticket_id, profile_id, until) VALUES (?, ?, ?)
-					ON CONFLICT (ticket_id) DO UPDATE SET until = excluded.until`, e.TicketID, e.ProfileID, s.due.until)
-			}
-			if err != nil {
-				return err
-			}
-		}
-	}
-	if e.Type == domain.ProfileBlocked && e.Aggregate.Kind == domain.KindProfile {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO blocked_keys (profile_id) VALUES (?) ON CONFLICT DO NOTHING`, e.ProfileID); err != nil {
-			return err
-		}
-	}
-	if e.Type == domain.UserCreated {
-		u := domain.UserFromEvent(e)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, role, token_hash) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			u.ID, u.Name, string(u.Role), u.TokenHash); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // loadUsers reads every user into users and tokens (by token hash).
 func (ix *index) loadUsers(ctx context.Context, users map[string]domain.User, tokens map[string]string) error {
 	rows, err := ix.r.QueryContext(ctx, `SELECT id, name, role, token_hash FROM users`)
@@ -343,9 +313,3 @@ func (ix *index) loadUsers(ctx context.Context, users map[string]domain.User, to
 	return rows.Err()
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}

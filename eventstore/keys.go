@@ -80,11 +80,15 @@ type Keys struct {
 	log   *Log
 	rings *keyrings
 	mu    sync.Mutex
-	cache map[string]Key
+	cache *lru[Key] // bounded: a key not in it is read from the leader
 }
 
+// keyCacheSize bounds the keys a process keeps in memory: the profiles
+// being written to and the texts being opened by the views.
+const keyCacheSize = 50000
+
 func newKeys(l *Log) *Keys {
-	return &Keys{log: l, rings: &keyrings{log: l}, cache: make(map[string]Key)}
+	return &Keys{log: l, rings: &keyrings{log: l}, cache: newLRU[Key](keyCacheSize)}
 }
 
 // Keys returns the log's key store.
@@ -95,6 +99,33 @@ func keySubject(token string) (string, error) {
 		return "", fmt.Errorf("%w: key token %q", ErrInvalid, token)
 	}
 	return fmt.Sprintf("%s%03x.%s", keysSubjectPrefix, keyShard(token), token), nil
+}
+
+// Create makes the key of a token that is expected to have none (a first
+// contact), without reading first; it falls back to GetOrCreate when the
+// token has a record after all.
+func (k *Keys) Create(ctx context.Context, token string) (Key, error) {
+	subj, err := keySubject(token)
+	if err != nil {
+		return Key{}, err
+	}
+	key := Key{ID: uuid.NewString(), Secret: make([]byte, KeySize)}
+	if _, err := rand.Read(key.Secret); err != nil {
+		return Key{}, fmt.Errorf("create key %s: %w", token, err)
+	}
+	w := keyWrite{subj: subj, token: token, key: key}
+	seq, kekID, err := k.store(ctx, w, 0)
+	switch {
+	case isWrongLastSequence(err):
+		return k.GetOrCreate(ctx, token)
+	case err != nil:
+		return Key{}, fmt.Errorf("create key %s: %w", token, err)
+	}
+	if err := k.keepSealed(ctx, w, seq, kekID); err != nil {
+		return Key{}, err
+	}
+	k.remember(token, key)
+	return key, nil
 }
 
 // GetOrCreate returns the token's key, creating it if there is none or the
@@ -398,18 +429,18 @@ func (k *Keys) erase(ctx context.Context, seqs []uint64) error {
 func (k *Keys) cached(token string) (Key, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	key, ok := k.cache[token]
+	key, ok := k.cache.get(token)
 	return key.clone(), ok
 }
 
 func (k *Keys) remember(token string, key Key) {
 	k.mu.Lock()
-	k.cache[token] = key.clone()
+	k.cache.put(token, key.clone())
 	k.mu.Unlock()
 }
 
 func (k *Keys) forget(token string) {
 	k.mu.Lock()
-	delete(k.cache, token)
+	k.cache.remove(token)
 	k.mu.Unlock()
 }

@@ -58,6 +58,9 @@ type Config struct {
 	IdleWait  time.Duration // scale: from ready after the restart to the idle RSS
 	Duration  time.Duration // storm
 	Mix       string        // storm
+	// DebugAddr is passed to ticketd as -debug-addr, to profile it
+	// during a run (go tool pprof http://ADDR/debug/pprof/profile).
+	DebugAddr string
 }
 
 // Main is the program, built so that tests run it in-process.
@@ -101,6 +104,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&c.Ticketd, "ticketd", c.Ticketd, "the ticketd binary to measure (default: go build ./cmd/ticketd from the module around the working directory)")
 	fs.StringVar(&c.Out, "out", c.Out, "also write the report to this markdown file, and its JSON form beside it (FILE with the extension .json)")
 	fs.BoolVar(&c.Keep, "keep", c.Keep, "keep the temporary directory (data directories, ticketd's log, the built binary)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "start ticketd with -debug-addr here, to profile it during the run")
 	fs.DurationVar(&c.Baseline, "baseline", c.Baseline, "how long each raw JetStream baseline publishes, before and after the load")
 	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "how long to wait for one reply; a command not answered in time counts as the error timeout")
 	var tickets string

@@ -114,7 +114,7 @@ func (r *run) startSession(ctx context.Context, name string) (*session, error) {
 	token := "tbk_bench_" + uuid.NewString()
 	s := &session{r: r, dir: dir, http: &http.Client{Timeout: r.m.Config.Timeout},
 		d: &ticketd{bin: r.bin, dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "ticketd.log"),
-			natsAddr: natsAddr, httpAddr: "127.0.0.1:0", token: token}}
+			natsAddr: natsAddr, httpAddr: "127.0.0.1:0", token: token, debugAddr: r.m.Config.DebugAddr}}
 	if err := os.MkdirAll(s.d.dataDir, 0o700); err != nil {
 		return nil, err
 	}

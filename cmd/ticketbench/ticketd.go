@@ -35,6 +35,7 @@ type ticketd struct {
 	natsAddr              string
 	httpAddr              string // 127.0.0.1:0 until the first start prints the port
 	token                 string
+	debugAddr             string
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -47,7 +48,11 @@ func (d *ticketd) start(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	cmd := exec.Command(d.bin, "-data-dir", d.dataDir, "-http", d.httpAddr, "-nats-listen", d.natsAddr)
+	args := []string{"-data-dir", d.dataDir, "-http", d.httpAddr, "-nats-listen", d.natsAddr}
+	if d.debugAddr != "" {
+		args = append(args, "-debug-addr", d.debugAddr)
+	}
+	cmd := exec.Command(d.bin, args...)
 	cmd.Env = append(envWithout("TICKETD_"), "TICKETD_BOOTSTRAP_TOKEN="+d.token)
 	cmd.Stderr = logf
 	cmd.SysProcAttr = childAttr()

@@ -65,7 +65,9 @@ type Config struct {
 	// to run and erasures to confirm (docs/erasure.md).
 	ErasureInterval time.Duration
 	// CacheProfiles bounds the profiles the engine keeps in memory.
-	CacheProfiles  int
+	CacheProfiles int
+	// DebugAddr, when set, serves Go's profiler there (debug.go).
+	DebugAddr      string
 	BootstrapToken string
 	// BatchStaging is where the embedded server stages atomic batches:
 	// "memory" (tmpfs, the default where there is one) or "disk".
@@ -93,6 +95,7 @@ type Main struct {
 
 	nats      *natsWatch
 	http      *http.Server
+	debug     *http.Server
 	httpAddr  string
 	stopViews context.CancelFunc
 	viewsDone chan struct{}
@@ -142,6 +145,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if err != nil {
 		return fmt.Errorf("TICKETD_ERASURE_INTERVAL: %w", err)
 	}
+	fs.StringVar(&c.DebugAddr, "debug-addr", env("DEBUG_ADDR", c.DebugAddr), "serve Go's profiler (/debug/pprof/) on this address; off when empty")
 	cacheProfiles, _ := strconv.Atoi(env("CACHE_PROFILES", strconv.Itoa(eventstore.DefaultCacheProfiles)))
 	fs.IntVar(&c.CacheProfiles, "cache-profiles", cacheProfiles,
 		"profiles the engine keeps in memory; others are read from the log when a command needs them")
@@ -234,6 +238,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := m.serveDebug(); err != nil {
+		return err
+	}
 	return m.serveHTTP()
 }
 
@@ -301,6 +308,9 @@ func (m *Main) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = m.http.Shutdown(ctx)
 		cancel()
+	}
+	if m.debug != nil {
+		_ = m.debug.Close()
 	}
 	if m.Commands != nil {
 		m.Commands.Drain()
