@@ -312,4 +312,3 @@ func (ix *index) loadUsers(ctx context.Context, users map[string]domain.User, to
 	}
 	return rows.Err()
 }
-
