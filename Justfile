@@ -16,7 +16,7 @@ ci:
 # JetStream publish baseline (docs/performance.md).
 # BENCH_STAGING=disk stages batches on disk instead of in memory.
 bench:
-    go test -run '^$' -bench BenchmarkDurableCommands -benchtime 30000x ./eventstore/
+    go test -run '^$' -bench BenchmarkDurableCommands -benchtime 30000x ./engine/
 
 # What one atomic batch costs by its size, staged on disk and in memory.
 bench-batch:

@@ -15,11 +15,10 @@ const (
 	CmdClose      = "close"
 	CmdBlock      = "block"
 	CmdUnblock    = "unblock"
+	// CmdWake is the timer's wake-up of a snoozed ticket: the engine's own
+	// command, never the API's.
+	CmdWake = "wake"
 )
-
-// CommandNames lists every command of the API.
-var CommandNames = []string{CmdInbound, CmdReply, CmdAssign, CmdSnooze, CmdUnsnooze,
-	CmdMarkUnread, CmdMarkRead, CmdClose, CmdBlock, CmdUnblock}
 
 // MaxBodyChars bounds a message text (R2, section 3).
 const MaxBodyChars = 10000
@@ -36,10 +35,10 @@ type Command interface {
 	Name() string
 	// ID returns the producer's command_id, or "".
 	ID() string
-	// Permission returns the role-table column the command needs.
-	Permission() Permission
 	// Validate checks the fields alone, without state.
 	Validate() error
+	// Targets names the aggregates the command is decided against.
+	Targets() Targets
 }
 
 // Meta holds what every command carries.
@@ -125,11 +124,27 @@ func (Close) Name() string      { return CmdClose }
 func (Block) Name() string      { return CmdBlock }
 func (Unblock) Name() string    { return CmdUnblock }
 
-// Permission implements Command: only inbound messages are open to
-// integrations; everything else is a ticket or profile command.
-func (Inbound) Permission() Permission       { return PermInbound }
-func (Reply) Permission() Permission         { return PermTicketCommands }
-func (Assign) Permission() Permission        { return PermTicketCommands }
-func (Snooze) Permission() Permission        { return PermTicketCommands }
-func (TicketCommand) Permission() Permission { return PermTicketCommands }
-func (BlockTarget) Permission() Permission   { return PermTicketCommands }
+// Wake is the timer's wake-up of a snoozed ticket (R4, R5).
+type Wake struct{ TicketCommand }
+
+// Name implements Command.
+func (Wake) Name() string { return CmdWake }
+
+// Targets implements Command.
+func (c Inbound) Targets() Targets {
+	return Targets{ProfileID: c.ProfileID, Phone: c.Phone, MessageID: c.MessageID}
+}
+func (c Reply) Targets() Targets         { return Targets{TicketID: c.TicketID} }
+func (c Snooze) Targets() Targets        { return Targets{TicketID: c.TicketID} }
+func (c TicketCommand) Targets() Targets { return Targets{TicketID: c.TicketID} }
+func (c BlockTarget) Targets() Targets {
+	return Targets{ProfileID: c.ProfileID, Phone: c.Phone, Linked: c.Phone != ""}
+}
+func (c Assign) Targets() Targets {
+	t := Targets{TicketID: c.TicketID}
+	// An assignee id that is no UUID is not looked up: Decide refuses it.
+	if c.AssigneeID != nil && ValidUUID(*c.AssigneeID) {
+		t.UserID = *c.AssigneeID
+	}
+	return t
+}

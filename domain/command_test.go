@@ -85,8 +85,9 @@ func TestDecodeCommandValid(t *testing.T) {
 			if !reflect.DeepEqual(got, c.want) {
 				t.Fatalf("decoded %#v\nwant    %#v", got, c.want)
 			}
-			if got.Name() != c.cmd || got.Permission() != c.perm || got.Validate() != nil {
-				t.Fatalf("name %q permission %q validate %v", got.Name(), got.Permission(), got.Validate())
+			perm, _ := domain.CommandPermission(got.Name())
+			if got.Name() != c.cmd || perm != c.perm || got.Validate() != nil {
+				t.Fatalf("name %q permission %q validate %v", got.Name(), perm, got.Validate())
 			}
 			if strings.Contains(c.body, cmdID) != (got.ID() == cmdID) {
 				t.Fatalf("ID() = %q", got.ID())
@@ -393,8 +394,8 @@ func TestValidProfileIDAndPhone(t *testing.T) {
 	}
 }
 
-// The role is checked from the command name before the body is read, so
-// the name's permission must be the one the decoded command asks for.
+// The role is checked from the command name before the body is read; only
+// inbound is open to integrations, and the engine's own commands to no one.
 func TestCommandPermission(t *testing.T) {
 	t.Parallel()
 	bodies := map[string]string{
@@ -415,15 +416,23 @@ func TestCommandPermission(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		perm, ok := domain.CommandPermission(name)
-		if !ok || perm != cmd.Permission() {
-			t.Errorf("CommandPermission(%q) = %q, %v; the command asks for %q", name, perm, ok, cmd.Permission())
+		if spec, _ := domain.Spec(name); !ok || spec.Permission != perm || cmd.Name() != name {
+			t.Errorf("CommandPermission(%q) = %q, %v; want the registered permission", name, perm, ok)
 		}
 		// Only inbound messages are open to integrations (R10).
 		if want := name == domain.CmdInbound; domain.RoleIntegration.Can(perm) != want {
 			t.Errorf("integration may send %s: %v, want %v", name, !want, want)
 		}
 	}
-	for _, name := range []string{"", "delete", "Inbound", "tickets.cmd.close", "users"} {
+	for _, role := range domain.Roles {
+		if role.Can(domain.PermSystem) {
+			t.Errorf("role %s holds the engine's own permission", role)
+		}
+	}
+	if _, err := domain.DecodeCommand(domain.CmdWake, []byte(`{"ticket_id":"`+tk1+`"}`)); domain.ErrorCode(err) != domain.EInvalid {
+		t.Errorf("the timer's wake decoded from outside: %v", err)
+	}
+	for _, name := range []string{"", "delete", "Inbound", "tickets.cmd.close", "users", domain.CmdWake} {
 		if perm, ok := domain.CommandPermission(name); ok || perm != "" {
 			t.Errorf("CommandPermission(%q) = %q, %v; want none", name, perm, ok)
 		}

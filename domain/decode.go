@@ -112,7 +112,7 @@ func checkKeys(body []byte, fields *jsonFields) error {
 			return nil
 		}
 		if !fields.names[key] {
-			return Errorf(EInvalid, "unknown field %s", quoteShort(key))
+			return Errorf(EInvalid, "unknown field %s", QuoteShort(key))
 		}
 		for _, k := range seen {
 			if k == key {
@@ -123,9 +123,9 @@ func checkKeys(body []byte, fields *jsonFields) error {
 	}
 }
 
-// quoteShort quotes s, cut short so that an error never echoes a huge
+// QuoteShort quotes s, cut short so that an error never echoes a huge
 // input back to the caller.
-func quoteShort(s string) string {
+func QuoteShort(s string) string {
 	short, cut := cutShort(s, 64)
 	if cut {
 		return fmt.Sprintf("%q...", short)
@@ -200,7 +200,7 @@ func describeTimeError(pe *time.ParseError, body []byte, fields *jsonFields) str
 		}
 	}
 	if got == "" && pe != nil {
-		got = quoteShort(pe.Value)
+		got = QuoteShort(pe.Value)
 	}
 	msg := fmt.Sprintf("%s must be an RFC 3339 time", field)
 	if got != "" {
@@ -223,32 +223,11 @@ func DecodeCommand(name string, body []byte) (Command, error) {
 	if !utf8.Valid(body) {
 		return nil, Errorf(EInvalid, "command body is not valid UTF-8")
 	}
-	var cmd Command
-	var err error
-	switch name {
-	case CmdInbound:
-		cmd, err = decodeInto[Inbound](body)
-	case CmdReply:
-		cmd, err = decodeInto[Reply](body)
-	case CmdAssign:
-		cmd, err = decodeAssign(body)
-	case CmdSnooze:
-		cmd, err = decodeInto[Snooze](body)
-	case CmdUnsnooze:
-		cmd, err = decodeInto[Unsnooze](body)
-	case CmdMarkUnread:
-		cmd, err = decodeInto[MarkUnread](body)
-	case CmdMarkRead:
-		cmd, err = decodeInto[MarkRead](body)
-	case CmdClose:
-		cmd, err = decodeInto[Close](body)
-	case CmdBlock:
-		cmd, err = decodeInto[Block](body)
-	case CmdUnblock:
-		cmd, err = decodeInto[Unblock](body)
-	default:
-		return nil, Errorf(EInvalid, "unknown command %q", name)
+	spec, ok := specs[name]
+	if !ok || spec.Internal {
+		return nil, Errorf(EInvalid, "unknown command %s", QuoteShort(name))
 	}
+	cmd, err := spec.decode(body)
 	if err != nil {
 		return nil, err
 	}

@@ -171,58 +171,47 @@ func (w *world) ticketIDs() map[string]bool {
 	return out
 }
 
-// wake is the timer's wake-up of a snoozed ticket; it is no API command,
-// but the harness decides it like one.
-type wake struct{ TicketID string }
+// wake is the timer's wake-up of a snoozed ticket.
+type wake = domain.Wake
 
-// decide routes a command to its Decide function with the state the engine
-// would load for it.
+func wakeOf(ticket string) wake { return wake{TicketCommand: domain.TicketCommand{TicketID: ticket}} }
+
+// decide loads the state the command's registered targets name, as the
+// engine would, and decides it with its registered decide function.
 func (w *world) decide(cmd any, c domain.Context) (domain.Decision, error) {
-	switch cmd := cmd.(type) {
-	case domain.Inbound:
-		var ph *domain.Phone
-		if cmd.Phone != "" {
-			ph = w.phone(cmd.Phone)
-		}
-		return domain.DecideInbound(w.profile(cmd.ProfileID), ph, cmd, c)
-	case domain.Reply:
-		return domain.DecideReply(w.owner(cmd.TicketID), cmd, c)
-	case domain.Assign:
-		var u *domain.User
-		// The engine resolves the assignee only once the command is valid;
-		// an id that is no UUID reaches Decide, which refuses it.
-		if cmd.AssigneeID != nil && domain.ValidUUID(*cmd.AssigneeID) {
-			found, ok := userByID(*cmd.AssigneeID)
-			if !ok {
-				return domain.Decision{}, domain.Errorf(domain.ENotFound, "user %s not found", *cmd.AssigneeID)
-			}
-			u = &found
-		}
-		return domain.DecideAssign(w.owner(cmd.TicketID), cmd, u, c)
-	case domain.Snooze:
-		return domain.DecideSnooze(w.owner(cmd.TicketID), cmd, c)
-	case domain.Unsnooze:
-		return domain.DecideUnsnooze(w.owner(cmd.TicketID), cmd, c)
-	case domain.MarkUnread:
-		return domain.DecideMarkUnread(w.owner(cmd.TicketID), cmd, c)
-	case domain.MarkRead:
-		return domain.DecideMarkRead(w.owner(cmd.TicketID), cmd, c)
-	case domain.Close:
-		return domain.DecideClose(w.owner(cmd.TicketID), cmd, c)
-	case domain.Block:
-		p, ph, linked := w.target(cmd.BlockTarget)
-		return domain.DecideBlock(cmd, p, ph, linked, c)
-	case domain.Unblock:
-		p, ph, linked := w.target(cmd.BlockTarget)
-		return domain.DecideUnblock(cmd, p, ph, linked, c)
-	case wake:
-		return domain.DecideWake(w.owner(cmd.TicketID), cmd.TicketID, c)
+	command, ok := cmd.(domain.Command)
+	if !ok {
+		panic(fmt.Sprintf("harness cannot decide %T", cmd))
 	}
-	panic(fmt.Sprintf("harness cannot decide %T", cmd))
+	spec, ok := domain.Spec(command.Name())
+	if !ok {
+		panic(fmt.Sprintf("no spec for %s", command.Name()))
+	}
+	t := command.Targets()
+	var st domain.State
+	switch {
+	case t.TicketID != "":
+		st.Profile = w.owner(t.TicketID)
+	case t.Linked:
+		_, st.Phone, st.Linked = w.target(domain.BlockTarget{Phone: t.Phone})
+	default:
+		st.Profile = w.profile(t.ProfileID)
+		if t.Phone != "" {
+			st.Phone = w.phone(t.Phone)
+		}
+	}
+	if t.UserID != "" {
+		found, ok := userByID(t.UserID)
+		if !ok {
+			return domain.Decision{}, domain.Errorf(domain.ENotFound, "user %s not found", t.UserID)
+		}
+		st.User = &found
+	}
+	return spec.Decide(st, command, c)
 }
 
-// target loads what a block or unblock needs: the profile, or the phone and
-// every profile that ever wrote from it.
+// target returns what a block or unblock is decided against: the profile,
+// or the phone and every profile that ever wrote from it.
 func (w *world) target(bt domain.BlockTarget) (*domain.Profile, *domain.Phone, []*domain.Profile) {
 	if bt.ProfileID != "" {
 		return w.profile(bt.ProfileID), nil, nil

@@ -147,7 +147,7 @@ func (s *sim) pick() any {
 		if tk := s.w.owner(ticket).Tickets[ticket]; tk != nil && tk.Status == domain.StatusSnoozed && s.src.intn(4) != 0 {
 			s.now = tk.SnoozedUntil.Add(time.Duration(s.src.intn(3)) * time.Hour)
 		}
-		return wake{ticket}
+		return wakeOf(ticket)
 	case 11, 12:
 		target := domain.BlockTarget{ProfileID: simProfiles[s.src.intn(2)]}
 		if s.src.intn(2) == 0 {

@@ -29,6 +29,8 @@ const (
 	PermTicketCommands Permission = "ticket_commands"
 	PermInbound        Permission = "inbound"
 	PermManageUsers    Permission = "manage_users"
+	// PermSystem is held by no role: the engine's own commands.
+	PermSystem Permission = "system"
 )
 
 var rolePerms = map[Role]map[Permission]bool{
@@ -57,17 +59,4 @@ func (r Role) Authorize(p Permission, what string) error {
 		return nil
 	}
 	return Errorf(EForbidden, "role %s may not %s", r, what)
-}
-
-// CommandPermission returns the permission a command name needs, so that a
-// caller's role is checked before its body is read; false for an unknown
-// name.
-func CommandPermission(name string) (Permission, bool) {
-	switch name {
-	case CmdInbound:
-		return PermInbound, true
-	case CmdReply, CmdAssign, CmdSnooze, CmdUnsnooze, CmdMarkUnread, CmdMarkRead, CmdClose, CmdBlock, CmdUnblock:
-		return PermTicketCommands, true
-	}
-	return "", false
 }

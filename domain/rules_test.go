@@ -342,7 +342,7 @@ func TestR3ClosedTicket(t *testing.T) {
 	)
 	unknown := []any{replyTo(unknownTicket), assignTo(unknownTicket, nil), snoozeFor(unknownTicket, "1h"),
 		unsnooze(unknownTicket), markRead(unknownTicket), markUnread(unknownTicket), closeTicket(unknownTicket),
-		wake{unknownTicket}}
+		wakeOf(unknownTicket)}
 	for _, cmd := range unknown {
 		cases = append(cases, ruleCase{name: fmt.Sprintf("%T of an unknown ticket is not found", cmd),
 			given: fresh, when: cmd, err: domain.ENotFound, msg: unknownTicket})
@@ -433,9 +433,9 @@ func TestR4Wake(t *testing.T) {
 	t.Parallel()
 	h := time.Hour
 	runRules(t, []ruleCase{
-		{name: "timer before until changes nothing", given: snoozedT1, now: later(day - 1), when: wake{tk1},
+		{name: "timer before until changes nothing", given: snoozedT1, now: later(day - 1), when: wakeOf(tk1),
 			outcome: domain.OutcomeDone, ticket: tk1, check: checkTicket(tk1, domain.StatusSnoozed, false)},
-		{name: "timer at until opens the ticket and sets unread", given: snoozedT1, now: later(day), when: wake{tk1},
+		{name: "timer at until opens the ticket and sets unread", given: snoozedT1, now: later(day), when: wakeOf(tk1),
 			want: evs(woke(tk1, later(day), domain.WakeTimer)),
 			check: checks(checkTicket(tk1, domain.StatusOpen, true), checkActive(prof, tk1),
 				func(t *testing.T, w *world, _ domain.Decision) {
@@ -444,18 +444,18 @@ func TestR4Wake(t *testing.T) {
 					}
 				})},
 		{name: "timer long after until (engine was down) still fires, at the current time", given: snoozedT1,
-			now: later(30 * day), when: wake{tk1}, want: evs(woke(tk1, later(30*day), domain.WakeTimer)),
+			now: later(30 * day), when: wakeOf(tk1), want: evs(woke(tk1, later(30*day), domain.WakeTimer)),
 			check: checkTicket(tk1, domain.StatusOpen, true)},
 		{name: "old timer after a re-snooze to later changes nothing",
-			given: cat(snoozedT1, evs(snoozed(tk1, later(h), later(2*day)))), now: later(day), when: wake{tk1},
+			given: cat(snoozedT1, evs(snoozed(tk1, later(h), later(2*day)))), now: later(day), when: wakeOf(tk1),
 			check: checkTicket(tk1, domain.StatusSnoozed, false)},
-		{name: "timer of an open ticket changes nothing", given: read, now: later(day), when: wake{tk1},
+		{name: "timer of an open ticket changes nothing", given: read, now: later(day), when: wakeOf(tk1),
 			check: checkTicket(tk1, domain.StatusOpen, false)},
 		{name: "timer of a ticket woken by hand changes nothing",
-			given: cat(snoozedT1, evs(woke(tk1, later(h), domain.WakeAgent))), now: later(day), when: wake{tk1},
+			given: cat(snoozedT1, evs(woke(tk1, later(h), domain.WakeAgent))), now: later(day), when: wakeOf(tk1),
 			check: checkTicket(tk1, domain.StatusOpen, false)},
 		{name: "timer of a closed ticket changes nothing",
-			given: cat(snoozedT1, evs(closed(tk1, later(h), domain.CloseAgent))), now: later(day), when: wake{tk1},
+			given: cat(snoozedT1, evs(closed(tk1, later(h), domain.CloseAgent))), now: later(day), when: wakeOf(tk1),
 			check: checkTicket(tk1, domain.StatusClosed, false)},
 		{name: "unsnooze wakes by hand with reason agent and leaves it read", given: snoozedT1, now: later(h),
 			when: unsnooze(tk1), want: evs(woke(tk1, later(h), domain.WakeAgent)), outcome: domain.OutcomeDone,
@@ -495,7 +495,7 @@ func TestR4UnsnoozeAfterDueKeepsWakeUpDot(t *testing.T) {
 	t.Parallel()
 	w := given(snoozedT1...)
 	when(t, w, unsnooze(tk1), at(later(day+time.Hour))).then(woke(tk1, later(day+time.Hour), domain.WakeTimer))
-	when(t, w, wake{tk1}, at(later(day+2*time.Hour))).then()
+	when(t, w, wakeOf(tk1), at(later(day+2*time.Hour))).then()
 	if tk := w.ticket(t, tk1); tk.Status != domain.StatusOpen || !tk.Unread {
 		t.Fatalf("ticket %s unread=%v after a due snooze was unsnoozed, want open and unread", tk.Status, tk.Unread)
 	}
@@ -503,7 +503,7 @@ func TestR4UnsnoozeAfterDueKeepsWakeUpDot(t *testing.T) {
 	// later until and does nothing, so the due wake-up must be recorded.
 	w = given(snoozedT1...)
 	when(t, w, snoozeFor(tk1, "2h"), at(later(day+time.Hour)))
-	when(t, w, wake{tk1}, at(later(day+2*time.Hour))).then()
+	when(t, w, wakeOf(tk1), at(later(day+2*time.Hour))).then()
 	if tk := w.ticket(t, tk1); tk.Status != domain.StatusSnoozed || !tk.Unread {
 		t.Fatalf("ticket %s unread=%v after a due snooze was moved, want snoozed and unread", tk.Status, tk.Unread)
 	}
@@ -962,7 +962,7 @@ func TestR8TimeNeverRunsBackwards(t *testing.T) {
 			want: evs(opened(newTk, later(80*h)), received(newTk, later(80*h))), outcome: domain.OutcomeOpened},
 		{name: "a due wake-up is judged from the raised time",
 			given: cat(read, evs(snoozed(tk1, t0, later(3*h)), replied(tk1, later(4*h)))), now: later(h),
-			when: wake{tk1}, want: evs(woke(tk1, later(4*h), domain.WakeTimer))},
+			when: wakeOf(tk1), want: evs(woke(tk1, later(4*h), domain.WakeTimer))},
 	})
 }
 

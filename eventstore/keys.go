@@ -25,6 +25,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/ticketbus/ticketbus/internal/lru"
 )
 
 // KeySize is the length of a key's secret: AES-256.
@@ -80,7 +81,7 @@ type Keys struct {
 	log   *Log
 	rings *keyrings
 	mu    sync.Mutex
-	cache *lru[Key] // bounded: a key not in it is read from the leader
+	cache *lru.LRU[Key] // bounded: a key not in it is read from the leader
 }
 
 // keyCacheSize bounds the keys a process keeps in memory: the profiles
@@ -88,7 +89,7 @@ type Keys struct {
 const keyCacheSize = 50000
 
 func newKeys(l *Log) *Keys {
-	return &Keys{log: l, rings: &keyrings{log: l}, cache: newLRU[Key](keyCacheSize)}
+	return &Keys{log: l, rings: &keyrings{log: l}, cache: lru.New[Key](keyCacheSize)}
 }
 
 // Keys returns the log's key store.
@@ -277,6 +278,30 @@ func (k *Keys) Get(ctx context.Context, token string) (Key, error) {
 	return rec.key.clone(), nil
 }
 
+// KeyState says what a token's subject holds last.
+type KeyState int
+
+// Key states.
+const (
+	KeyAbsent    KeyState = iota // nothing was ever written
+	KeyTombstone                 // destroyed; the key before it may still await its erasure
+	KeyLive                      // a key that opens texts
+)
+
+// State reads what the token's subject holds last, from the leader.
+func (k *Keys) State(ctx context.Context, token string) (KeyState, error) {
+	rec, err := k.fetch(ctx, token)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return KeyAbsent, nil
+	case err != nil:
+		return 0, err
+	case rec.tombstone():
+		return KeyTombstone, nil
+	}
+	return KeyLive, nil
+}
+
 // fetch reads the token's last record from the leader, opens a key with
 // its KEK and caches it.
 func (k *Keys) fetch(ctx context.Context, token string) (keyRecord, error) {
@@ -348,9 +373,9 @@ func (k *Keys) Destroy(ctx context.Context, token string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	k.forget(token)
+	k.Forget(token)
 	// A Get racing with the erase may have cached the key again.
-	defer k.forget(token)
+	defer k.Forget(token)
 	var tomb, note uint64
 	for attempt := 0; tomb == 0; attempt++ {
 		if attempt == 8 {
@@ -429,18 +454,20 @@ func (k *Keys) erase(ctx context.Context, seqs []uint64) error {
 func (k *Keys) cached(token string) (Key, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	key, ok := k.cache.get(token)
+	key, ok := k.cache.Get(token)
 	return key.clone(), ok
 }
 
 func (k *Keys) remember(token string, key Key) {
 	k.mu.Lock()
-	k.cache.put(token, key.clone())
+	k.cache.Put(token, key.clone())
 	k.mu.Unlock()
 }
 
-func (k *Keys) forget(token string) {
+// Forget drops a key from this instance's cache, so that no reader here
+// opens its texts once another instance destroyed it.
+func (k *Keys) Forget(token string) {
 	k.mu.Lock()
-	k.cache.remove(token)
+	k.cache.Remove(token)
 	k.mu.Unlock()
 }

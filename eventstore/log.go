@@ -197,6 +197,16 @@ func (l *Log) Close() {
 	l.wg.Wait()
 }
 
+// Created returns the time the event stream was created, which tells one
+// log from another made under the same name.
+func (l *Log) Created(ctx context.Context) (time.Time, error) {
+	info, err := l.events.Info(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return info.Created, nil
+}
+
 // JetStream returns the JetStream context the log uses.
 func (l *Log) JetStream() jetstream.JetStream { return l.js }
 

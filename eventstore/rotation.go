@@ -53,7 +53,9 @@ type ErasureStatus struct {
 	// ring deletion.
 	Waiting []string
 
-	rotations int // run by the call that returned this status
+	// Rotations counts the rotations run by the call that returned
+	// this status.
+	Rotations int `json:"-"`
 }
 
 // rotate runs one rotation if notes are waiting, and finishes any rotation

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ticketbus/ticketbus/domain"
+	"github.com/ticketbus/ticketbus/engine"
 	"github.com/ticketbus/ticketbus/eventstore"
 	"github.com/ticketbus/ticketbus/eventstore/eventstoretest"
 )
@@ -23,8 +24,8 @@ type env struct {
 	t     testing.TB
 	srv   *eventstore.Server
 	log   *eventstore.Log
-	eng   *eventstore.Engine
-	clock *eventstore.ManualClock
+	eng   *engine.Engine
+	clock *engine.ManualClock
 	owner domain.User
 }
 
@@ -32,9 +33,9 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	srv := eventstoretest.MustOpenServer(t)
 	l := eventstoretest.MustOpenLog(t, srv, eventstore.LogConfig{})
-	clock := eventstore.NewManualClock(clockStart)
+	clock := engine.NewManualClock(clockStart)
 	ctx := testContext(t)
-	eng, err := eventstore.OpenEngine(ctx, l, eventstore.EngineConfig{
+	eng, err := engine.Open(ctx, l, engine.Config{
 		Now: clock.Now, Logger: quiet, WakeInterval: time.Hour})
 	if err != nil {
 		t.Fatalf("open engine: %v", err)
@@ -56,7 +57,7 @@ func testContext(t testing.TB) context.Context {
 }
 
 // exec runs a command as the owner and fails the test on an error.
-func (e *env) exec(cmd domain.Command) eventstore.Result {
+func (e *env) exec(cmd domain.Command) engine.Result {
 	e.t.Helper()
 	res, err := e.eng.Execute(testContext(e.t), e.owner, cmd)
 	if err != nil {
@@ -65,7 +66,7 @@ func (e *env) exec(cmd domain.Command) eventstore.Result {
 	return res
 }
 
-func (e *env) inbound(profile, body string) eventstore.Result {
+func (e *env) inbound(profile, body string) engine.Result {
 	e.t.Helper()
 	return e.exec(domain.Inbound{ProfileID: profile, Body: body, Channel: domain.ChannelSMS})
 }

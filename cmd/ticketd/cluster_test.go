@@ -20,6 +20,7 @@ import (
 	"github.com/ticketbus/ticketbus/domain"
 	"github.com/ticketbus/ticketbus/eventstore"
 	"github.com/ticketbus/ticketbus/eventstore/eventstoretest"
+	"github.com/ticketbus/ticketbus/natsapi"
 )
 
 func startCluster(t *testing.T) []*server.Server {
@@ -103,7 +104,7 @@ func produce(ctx context.Context, nc *nats.Conn, l *ledger, profiles func() stri
 			if ctx.Err() != nil {
 				return
 			}
-			msg := nats.NewMsg(eventstore.CommandSubjectPrefix + "inbound")
+			msg := nats.NewMsg(natsapi.CommandSubjectPrefix + "inbound")
 			msg.Data = body
 			msg.Header.Set("Authorization", "Bearer "+ownerToken)
 			resp, err := nc.RequestMsg(msg, 5*time.Second)

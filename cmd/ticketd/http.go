@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/ticketbus/ticketbus/domain"
-	"github.com/ticketbus/ticketbus/eventstore"
+	"github.com/ticketbus/ticketbus/engine"
 )
 
 // httpStatus maps every error code to its HTTP status, in one place, as
@@ -198,5 +198,5 @@ func writeError(w http.ResponseWriter, err error) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	writeJSON(w, status, eventstore.NewReply(eventstore.Result{}, err))
+	writeJSON(w, status, engine.NewReply(engine.Result{}, err))
 }

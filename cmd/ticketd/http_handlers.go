@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ticketbus/ticketbus/domain"
+	"github.com/ticketbus/ticketbus/engine"
 	"github.com/ticketbus/ticketbus/eventstore"
 	"github.com/ticketbus/ticketbus/projections"
 )
@@ -32,7 +33,7 @@ func (a *api) command(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, eventstore.NewReply(res, nil))
+	writeJSON(w, http.StatusOK, engine.NewReply(res, nil))
 }
 
 func (a *api) tickets(w http.ResponseWriter, r *http.Request, user domain.User) {

@@ -23,7 +23,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/ticketbus/ticketbus/engine"
 	"github.com/ticketbus/ticketbus/eventstore"
+	"github.com/ticketbus/ticketbus/natsapi"
 	"github.com/ticketbus/ticketbus/projections"
 )
 
@@ -87,11 +89,11 @@ type Main struct {
 	// one connection's reader and writer.
 	CmdNC    *nats.Conn
 	Log      *eventstore.Log
-	Engine   *eventstore.Engine
-	Commands *eventstore.CommandServer
+	Engine   *engine.Engine
+	Commands *natsapi.CommandServer
 	Views    *projections.Views
 	Registry *prometheus.Registry
-	Clock    *eventstore.ManualClock // only with -test-clock
+	Clock    *engine.ManualClock // only with -test-clock
 
 	nats      *natsWatch
 	http      *http.Server
@@ -146,7 +148,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return fmt.Errorf("TICKETD_ERASURE_INTERVAL: %w", err)
 	}
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("DEBUG_ADDR", c.DebugAddr), "serve Go's profiler (/debug/pprof/) on this address; off when empty")
-	cacheProfiles, _ := strconv.Atoi(env("CACHE_PROFILES", strconv.Itoa(eventstore.DefaultCacheProfiles)))
+	cacheProfiles, _ := strconv.Atoi(env("CACHE_PROFILES", strconv.Itoa(engine.DefaultCacheProfiles)))
 	fs.IntVar(&c.CacheProfiles, "cache-profiles", cacheProfiles,
 		"profiles the engine keeps in memory; others are read from the log when a command needs them")
 	fs.DurationVar(&c.ErasureInterval, "erasure-interval", erasureInterval,
@@ -185,7 +187,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.connect(); err != nil {
 		return err
 	}
-	metrics := eventstore.NewMetrics(m.Registry)
+	metrics := engine.NewMetrics(m.Registry)
 	var err error
 	logCfg := eventstore.LogConfig{Replicas: m.Config.Replicas, OnBatch: metrics.OnBatch}
 	if m.Server != nil && !m.Server.StagesInMemory() {
@@ -210,16 +212,16 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	cfg := eventstore.EngineConfig{Metrics: metrics, Logger: m.Logger, ErasureInterval: m.Config.ErasureInterval,
+	cfg := engine.Config{Metrics: metrics, Logger: m.Logger, ErasureInterval: m.Config.ErasureInterval,
 		IndexPath: filepath.Join(m.Config.DataDir, "engine.db"), CacheProfiles: m.Config.CacheProfiles}
 	if m.Config.TestClock {
 		// A test clock is created after the replay would be ideal, but the
 		// engine needs its clock first; it starts at the current time and
 		// is raised to the latest event time just below.
-		m.Clock = eventstore.NewManualClock(time.Now())
+		m.Clock = engine.NewManualClock(time.Now())
 		cfg.Now = m.Clock.Now
 	}
-	m.Engine, err = eventstore.OpenEngine(ctx, m.Log, cfg)
+	m.Engine, err = engine.Open(ctx, m.Log, cfg)
 	if err != nil {
 		return err
 	}
@@ -234,7 +236,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.openViews(ctx); err != nil {
 		return err
 	}
-	m.Commands, err = eventstore.ServeCommands(m.Engine, m.CmdNC, 0)
+	m.Commands, err = natsapi.ServeCommands(m.Engine, m.CmdNC, 0)
 	if err != nil {
 		return err
 	}
@@ -289,7 +291,7 @@ func (m *Main) serveHTTP() error {
 	m.http = &http.Server{Handler: newAPI(m).routes(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = m.http.Serve(ln) }()
 	if m.Server != nil {
-		fmt.Fprintf(m.Stdout, "ticketd: embedded NATS at %s; commands on %s<name>\n", m.Server.ClientURL(), eventstore.CommandSubjectPrefix)
+		fmt.Fprintf(m.Stdout, "ticketd: embedded NATS at %s; commands on %s<name>\n", m.Server.ClientURL(), natsapi.CommandSubjectPrefix)
 	}
 	fmt.Fprintf(m.Stdout, "ticketd: HTTP on http://%s\n", m.httpAddr)
 	return nil

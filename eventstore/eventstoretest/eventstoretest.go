@@ -65,7 +65,7 @@ func MustOpenLog(tb testing.TB, srv *eventstore.Server, cfg eventstore.LogConfig
 }
 
 // Reply is a command's JSON answer as a client reads it, over NATS or
-// HTTP. It is declared apart from eventstore.Reply on purpose: decoding
+// HTTP. It is declared apart from engine.Reply on purpose: decoding
 // into the production type would not notice a change of the wire names.
 type Reply struct {
 	OK        bool   `json:"ok"`

@@ -1,0 +1,133 @@
+// Package natsapi is the NATS command transport: producers' requests on
+// tickets.cmd.<name>, answered by the engine.
+package natsapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/ticketbus/ticketbus/domain"
+	"github.com/ticketbus/ticketbus/engine"
+)
+
+// CommandSubjectPrefix is where producers send commands:
+// tickets.cmd.<name>, as NATS requests.
+const CommandSubjectPrefix = "tickets.cmd."
+
+// commandQueue is the queue group of every engine instance: each request
+// is handled by exactly one of them.
+const commandQueue = "ticketd"
+
+// CommandServer answers command requests on tickets.cmd.<name>.
+type CommandServer struct {
+	engine   *engine.Engine
+	nc       *nats.Conn
+	sub      *nats.Subscription
+	logger   *slog.Logger
+	timeout  time.Duration
+	sem      chan struct{} // one slot per running worker
+	work     chan *nats.Msg
+	wg       sync.WaitGroup // one count per request not yet answered
+	quit     chan struct{}  // closed by Drain: idle workers exit
+	quitOnce sync.Once
+}
+
+// workerIdle is how long a command worker waits for another request
+// before it exits. Workers outlive their request so that their stacks,
+// grown by decoding and deciding, are not grown again for every request:
+// that copying cost as much as the JSON decoding itself.
+const workerIdle = 10 * time.Second
+
+// ServeCommands subscribes to command requests with the engines' queue
+// group. Requests run concurrently, up to maxInFlight at once, so that
+// concurrent commands reach the group commit together.
+func ServeCommands(e *engine.Engine, nc *nats.Conn, maxInFlight int) (*CommandServer, error) {
+	if maxInFlight <= 0 {
+		maxInFlight = 4096
+	}
+	s := &CommandServer{engine: e, nc: nc, logger: e.Logger(), timeout: 10 * time.Second,
+		sem: make(chan struct{}, maxInFlight), work: make(chan *nats.Msg), quit: make(chan struct{})}
+	sub, err := nc.QueueSubscribe(CommandSubjectPrefix+">", commandQueue, s.onMsg)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe to commands: %w", err)
+	}
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		return nil, fmt.Errorf("subscribe to commands: %w", err)
+	}
+	s.sub = sub
+	return s, nil
+}
+
+// onMsg hands a request to an idle worker, or starts one more worker, or
+// at the limit waits for a worker to be free.
+func (s *CommandServer) onMsg(m *nats.Msg) {
+	s.wg.Add(1)
+	select {
+	case s.work <- m:
+	default:
+		select {
+		case s.sem <- struct{}{}:
+			go s.worker(m)
+		case s.work <- m:
+		}
+	}
+}
+
+func (s *CommandServer) worker(m *nats.Msg) {
+	defer func() { <-s.sem }()
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		s.handle(m)
+		s.wg.Done()
+		idle.Reset(workerIdle)
+		select {
+		case m = <-s.work:
+		case <-idle.C:
+			return
+		case <-s.quit:
+			return
+		}
+	}
+}
+
+func (s *CommandServer) handle(m *nats.Msg) {
+	if !strings.HasPrefix(m.Reply, "_INBOX.") {
+		// A reply goes out with the engine's own rights, so a reply
+		// subject a client chose freely could reach the JetStream API.
+		// Only request inboxes are answered; anything else is dropped.
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	name := strings.TrimPrefix(m.Subject, CommandSubjectPrefix)
+	var res engine.Result
+	var err error
+	if strings.Contains(name, ".") {
+		err = domain.Errorf(domain.EInvalid, "unknown command %q", name)
+	} else {
+		res, err = s.engine.Handle(ctx, m.Header.Get("Authorization"), name, m.Data)
+	}
+	if err != nil && domain.ErrorCode(err) == domain.EInternal {
+		s.logger.Error("command failed", "command", name, "err", err)
+	}
+	out, _ := json.Marshal(engine.NewReply(res, err))
+	if err := m.Respond(out); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		s.logger.Warn("could not send a command reply", "command", name, "err", err)
+	}
+}
+
+// Drain stops taking new commands and waits for those in flight to be
+// answered: the first step of a graceful shutdown.
+func (s *CommandServer) Drain() {
+	_ = s.sub.Unsubscribe()
+	s.wg.Wait()
+	s.quitOnce.Do(func() { close(s.quit) })
+}
