@@ -47,7 +47,7 @@ var errRetry = errors.New("eventstore: retry")
 // worker publishes one batch at a time; each has its own reply inbox so
 // that answers need no routing between workers.
 type worker struct {
-	l      *Log
+	cm     *committer
 	inbox  string
 	sub    *nats.Subscription
 	acks   chan *nats.Msg
@@ -55,30 +55,30 @@ type worker struct {
 	tag    uint64
 }
 
-func newWorker(l *Log) (*worker, error) {
-	w := &worker{l: l, inbox: l.nc.NewInbox(), acks: make(chan *nats.Msg, 256)}
-	sub, err := l.nc.ChanSubscribe(w.inbox+".>", w.acks)
+func newWorker(cm *committer) (*worker, error) {
+	w := &worker{cm: cm, inbox: cm.nc.NewInbox(), acks: make(chan *nats.Msg, 256)}
+	sub, err := cm.nc.ChanSubscribe(w.inbox+".>", w.acks)
 	if err != nil {
 		return nil, fmt.Errorf("worker inbox: %w: %w", ErrUnavailable, err)
 	}
 	w.sub = sub
-	w.status = l.nc.StatusChanged(nats.DISCONNECTED, nats.CLOSED)
+	w.status = cm.nc.StatusChanged(nats.DISCONNECTED, nats.CLOSED)
 	return w, nil
 }
 
 func (w *worker) run() {
-	defer w.l.wg.Done()
+	defer w.cm.wg.Done()
 	defer func() {
 		_ = w.sub.Unsubscribe()
-		w.l.nc.RemoveStatusListener(w.status)
+		w.cm.nc.RemoveStatusListener(w.status)
 	}()
 	for {
-		batch := w.l.takeBatch()
+		batch := w.cm.takeBatch()
 		if batch == nil {
 			return
 		}
 		w.commit(batch)
-		w.l.release(batch)
+		w.cm.release(batch)
 		for _, c := range batch {
 			close(c.done)
 		}
@@ -89,7 +89,7 @@ func (w *worker) run() {
 // batch fails a check, halves are retried so that only the stale calls end
 // with ErrConflict.
 func (w *worker) commit(calls []*call) {
-	if len(calls) > 1 && len(calls) <= w.l.cfg.PlainMax && allSingle(calls) {
+	if len(calls) > 1 && len(calls) <= w.cm.cfg.PlainMax && allSingle(calls) {
 		w.commitEach(calls)
 		return
 	}
@@ -108,8 +108,11 @@ func (w *worker) commit(calls []*call) {
 				seq++
 			}
 		}
-		if hook := w.l.cfg.OnBatch; hook != nil {
+		if hook := w.cm.cfg.OnBatch; hook != nil {
 			hook(len(calls), total, time.Since(start))
+		}
+		if len(calls) > 1 {
+			w.cm.grouped.Add(int64(len(calls)))
 		}
 		return
 	}
@@ -125,7 +128,7 @@ func (w *worker) commit(calls []*call) {
 }
 
 func (w *worker) publishRetrying(calls []*call) (uint64, error) {
-	deadline := time.Now().Add(w.l.cfg.PublishTimeout)
+	deadline := time.Now().Add(w.cm.cfg.PublishTimeout)
 	backoff := 5 * time.Millisecond
 	for {
 		last, err := w.publish(calls)
@@ -148,7 +151,7 @@ func (w *worker) publish(calls []*call) (uint64, error) {
 	for _, c := range calls {
 		msgs = append(msgs, c.msgs...)
 	}
-	nc := w.l.nc
+	nc := w.cm.nc
 	if !nc.IsConnected() {
 		return 0, fmt.Errorf("%w: %w", ErrUnavailable, nats.ErrConnectionClosed)
 	}
@@ -194,7 +197,7 @@ func (w *worker) publish(calls []*call) (uint64, error) {
 }
 
 func (w *worker) awaitAck(prefix, id string, n int) (uint64, error) {
-	timer := time.NewTimer(w.l.cfg.PublishTimeout)
+	timer := time.NewTimer(w.cm.cfg.PublishTimeout)
 	defer timer.Stop()
 	var firstErr error
 	for {
@@ -227,7 +230,7 @@ func (w *worker) awaitAck(prefix, id string, n int) (uint64, error) {
 		case st := <-w.status:
 			return 0, fmt.Errorf("%w: connection %s after the commit was sent", ErrUnknownOutcome, st)
 		case <-timer.C:
-			return 0, fmt.Errorf("%w: no ack within %s", ErrUnknownOutcome, w.l.cfg.PublishTimeout)
+			return 0, fmt.Errorf("%w: no ack within %s", ErrUnknownOutcome, w.cm.cfg.PublishTimeout)
 		}
 	}
 }

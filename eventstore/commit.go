@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 )
@@ -61,35 +63,95 @@ func (c *call) finish(seqs []uint64, err error) {
 // shared atomic batches so that they share one fsync; two calls touching
 // the same subject are never in flight together, and keep their order.
 func (l *Log) Append(ctx context.Context, recs []Record) ([]uint64, error) {
+	return l.commit.append(ctx, recs)
+}
+
+// committer groups the concurrent appends to one stream into shared
+// atomic batches (or plain publishes in flight together, see PlainMax):
+// the events' group commit, and the keys' one, so that first contacts'
+// keys share fsyncs as their events do.
+type committer struct {
+	nc     *nats.Conn
+	cfg    LogConfig
+	prefix string // every subject is under it
+	mu     sync.Mutex
+	cond   *sync.Cond
+	queue  []*call
+	busy   map[string]struct{} // subjects of calls in flight
+	closed bool
+	wg     sync.WaitGroup
+	// grouped counts the calls committed in an atomic batch with others.
+	grouped atomic.Int64
+}
+
+// newCommitter starts a committer's workers.
+func newCommitter(nc *nats.Conn, cfg LogConfig, prefix string) (*committer, error) {
+	cm := &committer{nc: nc, cfg: cfg, prefix: prefix, busy: make(map[string]struct{})}
+	cm.cond = sync.NewCond(&cm.mu)
+	for i := 0; i < cfg.Workers; i++ {
+		w, err := newWorker(cm)
+		if err != nil {
+			cm.close()
+			return nil, err
+		}
+		cm.wg.Add(1)
+		go w.run()
+	}
+	return cm, nil
+}
+
+// close stops the workers once their current batch is settled. Appends
+// still queued, and any made later, fail with ErrUnavailable.
+func (cm *committer) close() {
+	cm.mu.Lock()
+	if cm.closed {
+		cm.mu.Unlock()
+		return
+	}
+	cm.closed = true
+	pending := cm.queue
+	cm.queue = nil
+	for _, c := range pending {
+		c.taken = true
+	}
+	cm.cond.Broadcast()
+	cm.mu.Unlock()
+	for _, c := range pending {
+		c.finish(nil, fmt.Errorf("append %d records: %w: log closed", c.n, ErrUnavailable))
+	}
+	cm.wg.Wait()
+}
+
+func (cm *committer) append(ctx context.Context, recs []Record) ([]uint64, error) {
 	if len(recs) == 0 {
 		return nil, nil
 	}
-	c, err := l.newCall(recs)
+	c, err := cm.newCall(recs)
 	if err != nil {
 		return nil, fmt.Errorf("append %d records: %w", len(recs), err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("append %d records: %w", len(recs), err)
 	}
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
+	cm.mu.Lock()
+	if cm.closed {
+		cm.mu.Unlock()
 		return nil, fmt.Errorf("append %d records: %w: log closed", len(recs), ErrUnavailable)
 	}
-	l.queue = append(l.queue, c)
-	l.cond.Signal()
-	l.mu.Unlock()
+	cm.queue = append(cm.queue, c)
+	cm.cond.Signal()
+	cm.mu.Unlock()
 
 	select {
 	case <-c.done:
 	case <-ctx.Done():
-		l.mu.Lock()
+		cm.mu.Lock()
 		if !c.taken {
-			l.removeQueuedLocked(c)
-			l.mu.Unlock()
+			cm.removeQueuedLocked(c)
+			cm.mu.Unlock()
 			return nil, fmt.Errorf("append %d records: %w", len(recs), ctx.Err())
 		}
-		l.mu.Unlock()
+		cm.mu.Unlock()
 		// Already sent or being sent: only the commit's answer tells what
 		// happened, and it is bounded by PublishTimeout.
 		<-c.done
@@ -100,17 +162,17 @@ func (l *Log) Append(ctx context.Context, recs []Record) ([]uint64, error) {
 	return c.seqs, nil
 }
 
-func (l *Log) newCall(recs []Record) (*call, error) {
-	if len(recs) > l.cfg.MaxBatch {
-		return nil, fmt.Errorf("%w: %d records exceed MaxBatch %d", ErrInvalid, len(recs), l.cfg.MaxBatch)
+func (cm *committer) newCall(recs []Record) (*call, error) {
+	if len(recs) > cm.cfg.MaxBatch {
+		return nil, fmt.Errorf("%w: %d records exceed MaxBatch %d", ErrInvalid, len(recs), cm.cfg.MaxBatch)
 	}
 	c := &call{n: len(recs), msgs: make([]*nats.Msg, len(recs)), done: make(chan struct{})}
 	seen := make(map[string]struct{}, 2)
 	for i, r := range recs {
-		if !validEventSubject(r.Subject) {
-			return nil, fmt.Errorf("%w: record %d: subject %q not under %s", ErrInvalid, i, r.Subject, eventsSubjectPrefix)
+		if !validSubject(r.Subject, cm.prefix) {
+			return nil, fmt.Errorf("%w: record %d: subject %q not under %s", ErrInvalid, i, r.Subject, cm.prefix)
 		}
-		if int64(len(r.Data)) > l.nc.MaxPayload() {
+		if int64(len(r.Data)) > cm.nc.MaxPayload() {
 			// Refused here rather than halfway through a batch, which would
 			// leave the server holding the staged part until it times out.
 			return nil, fmt.Errorf("%w: record %d: %d bytes exceed the server's max payload", ErrInvalid, i, len(r.Data))
@@ -137,8 +199,8 @@ func (l *Log) newCall(recs []Record) (*call, error) {
 	return c, nil
 }
 
-func validEventSubject(s string) bool {
-	if len(s) <= len(eventsSubjectPrefix) || !strings.HasPrefix(s, eventsSubjectPrefix) {
+func validSubject(s, prefix string) bool {
+	if len(s) <= len(prefix) || !strings.HasPrefix(s, prefix) {
 		return false
 	}
 	if strings.ContainsAny(s, "*> \t\r\n") || strings.HasSuffix(s, ".") || strings.Contains(s, "..") {
@@ -147,12 +209,12 @@ func validEventSubject(s string) bool {
 	return true
 }
 
-func (l *Log) removeQueuedLocked(c *call) {
-	for i, q := range l.queue {
+func (cm *committer) removeQueuedLocked(c *call) {
+	for i, q := range cm.queue {
 		if q == c {
-			copy(l.queue[i:], l.queue[i+1:])
-			l.queue[len(l.queue)-1] = nil
-			l.queue = l.queue[:len(l.queue)-1]
+			copy(cm.queue[i:], cm.queue[i+1:])
+			cm.queue[len(cm.queue)-1] = nil
+			cm.queue = cm.queue[:len(cm.queue)-1]
 			return
 		}
 	}
@@ -160,17 +222,17 @@ func (l *Log) removeQueuedLocked(c *call) {
 
 // takeBatch blocks until it can hand a worker a non-empty batch, or returns
 // nil once the log is closed.
-func (l *Log) takeBatch() []*call {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+func (cm *committer) takeBatch() []*call {
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
 	for {
-		if l.closed {
+		if cm.closed {
 			return nil
 		}
-		if b := l.pickLocked(); len(b) > 0 {
+		if b := cm.pickLocked(); len(b) > 0 {
 			return b
 		}
-		l.cond.Wait()
+		cm.cond.Wait()
 	}
 }
 
@@ -179,20 +241,20 @@ func (l *Log) takeBatch() []*call {
 // in this batch, or belongs to an older call held back: the per-subject
 // check only works on a subject's first message in a batch, and calls on
 // one subject must reach the log in the order they were made.
-func (l *Log) pickLocked() []*call {
+func (cm *committer) pickLocked() []*call {
 	var (
 		batch   []*call
 		n       int
 		inBatch map[string]struct{}
 		held    map[string]struct{}
 	)
-	keep := l.queue[:0]
-	for i, c := range l.queue {
-		if n == l.cfg.MaxBatch {
-			keep = append(keep, l.queue[i:]...)
+	keep := cm.queue[:0]
+	for i, c := range cm.queue {
+		if n == cm.cfg.MaxBatch {
+			keep = append(keep, cm.queue[i:]...)
 			break
 		}
-		if n+c.n > l.cfg.MaxBatch || l.blockedLocked(c, inBatch, held) {
+		if n+c.n > cm.cfg.MaxBatch || cm.blockedLocked(c, inBatch, held) {
 			if held == nil {
 				held = make(map[string]struct{})
 			}
@@ -207,20 +269,20 @@ func (l *Log) pickLocked() []*call {
 		}
 		for _, s := range c.subjects {
 			inBatch[s] = struct{}{}
-			l.busy[s] = struct{}{}
+			cm.busy[s] = struct{}{}
 		}
 		c.taken = true
 		batch = append(batch, c)
 		n += c.n
 	}
-	clear(l.queue[len(keep):])
-	l.queue = keep
+	clear(cm.queue[len(keep):])
+	cm.queue = keep
 	return batch
 }
 
-func (l *Log) blockedLocked(c *call, inBatch, held map[string]struct{}) bool {
+func (cm *committer) blockedLocked(c *call, inBatch, held map[string]struct{}) bool {
 	for _, s := range c.subjects {
-		if _, ok := l.busy[s]; ok {
+		if _, ok := cm.busy[s]; ok {
 			return true
 		}
 		if _, ok := inBatch[s]; ok {
@@ -235,13 +297,13 @@ func (l *Log) blockedLocked(c *call, inBatch, held map[string]struct{}) bool {
 
 // release frees the subjects of a settled batch so that held calls on them
 // can go.
-func (l *Log) release(batch []*call) {
-	l.mu.Lock()
+func (cm *committer) release(batch []*call) {
+	cm.mu.Lock()
 	for _, c := range batch {
 		for _, s := range c.subjects {
-			delete(l.busy, s)
+			delete(cm.busy, s)
 		}
 	}
-	l.cond.Broadcast()
-	l.mu.Unlock()
+	cm.cond.Broadcast()
+	cm.mu.Unlock()
 }

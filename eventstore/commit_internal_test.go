@@ -207,7 +207,7 @@ func TestTimeoutIsUnknownOutcome(t *testing.T) {
 	t.Cleanup(srv.Shutdown)
 	l := openTestLog(t, srv, LogConfig{})
 	// No ack can come back within a nanosecond, though the write happens.
-	l.cfg.PublishTimeout = time.Nanosecond
+	l.commit.cfg.PublishTimeout = time.Nanosecond
 	_, err := l.Append(context.Background(), []Record{{Subject: "tb.ev.x", Data: []byte("x")}})
 	if !errors.Is(err, ErrUnknownOutcome) {
 		t.Fatalf("err = %v, want ErrUnknownOutcome", err)

@@ -50,9 +50,9 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 }
 
 func (l *Log) queued() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.queue)
+	l.commit.mu.Lock()
+	defer l.commit.mu.Unlock()
+	return len(l.commit.queue)
 }
 
 func u64(v uint64) *uint64 { return &v }

@@ -211,14 +211,16 @@ func (k *Keys) store(ctx context.Context, w keyWrite, expect uint64) (uint64, st
 	if err != nil {
 		return 0, "", err
 	}
-	ack, err := k.log.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(expect))
+	// Through the keys' group commit: concurrent first contacts' keys
+	// share one atomic batch, and one fsync, as their events do.
+	seqs, err := k.log.keyCommit.append(ctx, []Record{{Subject: msg.Subject, Data: msg.Data, Header: msg.Header, ExpectSubjectSeq: &expect}})
 	if err != nil {
 		if isWrongLastSequence(err) {
 			return 0, "", err
 		}
 		return 0, "", fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	return ack.Sequence, kk.ID, nil
+	return seqs[0], kk.ID, nil
 }
 
 // keepSealed makes sure a key just written at seq under kekID is sealed
@@ -257,6 +259,9 @@ func (k *Keys) keepSealed(ctx context.Context, w keyWrite, seq uint64, kekID str
 }
 
 func isWrongLastSequence(err error) bool {
+	if errors.Is(err, ErrConflict) {
+		return true
+	}
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)

@@ -7,7 +7,6 @@ package eventstore
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -91,13 +90,9 @@ type Log struct {
 	// once when the log opens.
 	void [][2]uint64
 
-	// Group-commit state; see commit.go.
-	mu     sync.Mutex
-	cond   *sync.Cond
-	queue  []*call
-	busy   map[string]struct{} // subjects of calls in flight
-	closed bool
-	wg     sync.WaitGroup
+	// The group commits of the events and of the keys; see commit.go.
+	commit    *committer
+	keyCommit *committer
 }
 
 // OpenLog creates or updates the streams and starts the commit workers.
@@ -136,6 +131,8 @@ func OpenLog(ctx context.Context, nc *nats.Conn, cfg LogConfig) (*Log, error) {
 		MaxMsgs:     -1,
 		MaxBytes:    -1,
 		AllowDirect: true,
+		// First contacts' keys are written in groups (Keys.Create).
+		AllowAtomicPublish: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open log: stream %s: %w: %w", KeysStream, ErrUnavailable, err)
@@ -149,52 +146,44 @@ func OpenLog(ctx context.Context, nc *nats.Conn, cfg LogConfig) (*Log, error) {
 		events:  events,
 		keysStr: keysStr,
 		cfg:     cfg,
-		busy:    make(map[string]struct{}),
 	}
-	l.cond = sync.NewCond(&l.mu)
 	l.keys = newKeys(l)
+	if l.commit, err = newCommitter(nc, cfg, eventsSubjectPrefix); err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	// The keys stream stages its batches on disk (only the events' staging
+	// can move to memory): small groups go as plain publishes in flight.
+	keyCfg := cfg
+	keyCfg.OnBatch, keyCfg.PlainMax = nil, DiskStagingPlainMax
+	if l.keyCommit, err = newCommitter(nc, keyCfg, keysSubjectPrefix); err != nil {
+		l.commit.close()
+		return nil, fmt.Errorf("open log: %w", err)
+	}
 	if err := l.keys.rings.reload(ctx); err != nil {
+		l.Close()
 		return nil, fmt.Errorf("open log: %w", err)
 	}
 	if err := l.keys.migrateLegacy(ctx); err != nil {
+		l.Close()
 		return nil, fmt.Errorf("open log: %w", err)
 	}
 	if err := l.loadVoid(ctx); err != nil {
+		l.Close()
 		return nil, fmt.Errorf("open log: %w", err)
-	}
-	for i := 0; i < cfg.Workers; i++ {
-		w, err := newWorker(l)
-		if err != nil {
-			l.Close()
-			return nil, fmt.Errorf("open log: %w", err)
-		}
-		l.wg.Add(1)
-		go w.run()
 	}
 	return l, nil
 }
 
-// Close stops the workers once their current batch is settled. Appends
-// still queued, and any made later, fail with ErrUnavailable. Close does
-// not close the connection, which belongs to the caller.
+// Close stops the commit workers once their current batch is settled.
+// Appends still queued, and any made later, fail with ErrUnavailable.
+// Close does not close the connection, which belongs to the caller.
 func (l *Log) Close() {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return
+	if l.commit != nil {
+		l.commit.close()
 	}
-	l.closed = true
-	pending := l.queue
-	l.queue = nil
-	for _, c := range pending {
-		c.taken = true
+	if l.keyCommit != nil {
+		l.keyCommit.close()
 	}
-	l.cond.Broadcast()
-	l.mu.Unlock()
-	for _, c := range pending {
-		c.finish(nil, fmt.Errorf("append %d records: %w: log closed", c.n, ErrUnavailable))
-	}
-	l.wg.Wait()
 }
 
 // Created returns the time the event stream was created, which tells one

@@ -34,14 +34,14 @@ func (w *worker) commitEach(calls []*call) {
 		c.seqs = []uint64{seqs[i]}
 		committed++
 	}
-	if hook := w.l.cfg.OnBatch; hook != nil && committed > 0 {
+	if hook := w.cm.cfg.OnBatch; hook != nil && committed > 0 {
 		hook(committed, committed, time.Since(start))
 	}
 }
 
 func (w *worker) publishEach(calls []*call) ([]uint64, []error) {
 	seqs, errs := make([]uint64, len(calls)), make([]error, len(calls))
-	nc := w.l.nc
+	nc := w.cm.nc
 	if !nc.IsConnected() {
 		for i := range errs {
 			errs[i] = fmt.Errorf("%w: %w", ErrUnavailable, nats.ErrConnectionClosed)
@@ -76,7 +76,7 @@ func (w *worker) publishEach(calls []*call) ([]uint64, []error) {
 			}
 		}
 	}
-	timer := time.NewTimer(w.l.cfg.PublishTimeout)
+	timer := time.NewTimer(w.cm.cfg.PublishTimeout)
 	defer timer.Stop()
 	for pending := sent; pending > 0; {
 		select {
@@ -99,7 +99,7 @@ func (w *worker) publishEach(calls []*call) ([]uint64, []error) {
 			giveUp(fmt.Errorf("%w: connection %s after the message was sent", ErrUnknownOutcome, st))
 			return seqs, errs
 		case <-timer.C:
-			giveUp(fmt.Errorf("%w: no ack within %s", ErrUnknownOutcome, w.l.cfg.PublishTimeout))
+			giveUp(fmt.Errorf("%w: no ack within %s", ErrUnknownOutcome, w.cm.cfg.PublishTimeout))
 			return seqs, errs
 		}
 	}
