@@ -100,6 +100,7 @@ func Open(ctx context.Context, l *eventstore.Log, cfg Config) (*Engine, error) {
 	}
 	e := &Engine{log: l, cfg: cfg, st: newState(cfg.CacheProfiles), erasePoke: make(chan struct{}, 1),
 		indexCh: make(chan posEvent, indexQueue)}
+	e.st.profiles.OnEvict = e.onEvict
 	if err := e.openIndex(ctx); err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)
 	}

@@ -206,24 +206,37 @@ func (e *Engine) attempt(ctx context.Context, p plan, actor domain.Actor, cmdID 
 	return Result{TicketID: dec.TicketID, ProfileID: dec.ProfileID, Outcome: dec.Outcome, Position: seqs[len(seqs)-1]}, nil
 }
 
-// checkCurrent returns errStale when another instance wrote on one of the
-// plan's aggregates since this engine read it. A decision that appends
-// needs no such check (the append's sequence check is one); one that
-// writes nothing or refuses would otherwise answer from a cached
-// aggregate no tail keeps current.
+// checkCurrent returns errStale when one of the plan's aggregates is
+// behind what this engine knows was written on its subject (by another
+// instance, seen by the tail). A decision that appends needs no such
+// check (the append's sequence check is one); one that writes nothing or
+// refuses would otherwise answer from a cached aggregate that no tail
+// keeps current. A profile's position comes from memory and the index, so
+// that a cold profile costs no read of its subject in the log; a phone's,
+// rarer, from the log.
 func (e *Engine) checkCurrent(ctx context.Context, p plan) error {
 	for subj, a := range p.aggs {
-		last, err := e.log.LastOnSubject(ctx, subj)
-		if errors.Is(err, eventstore.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return unavailable(err)
+		var last uint64
+		if pa, ok := a.(*profileAgg); ok {
+			known, _, err := e.knownPosition(ctx, pa.p.ID)
+			if err != nil {
+				return unavailable(err)
+			}
+			last = known
+		} else {
+			en, err := e.log.LastOnSubject(ctx, subj)
+			switch {
+			case errors.Is(err, eventstore.ErrNotFound):
+			case err != nil:
+				return unavailable(err)
+			default:
+				last = en.Seq
+			}
 		}
 		e.st.mu.Lock()
 		at := a.at()
 		e.st.mu.Unlock()
-		if last.Seq > at {
+		if last > at {
 			return errStale
 		}
 	}

@@ -23,7 +23,7 @@ import (
 
 // indexSchema is the index's tables. Version bumps rebuild the file.
 const (
-	indexVersion = 1
+	indexVersion = 2
 	indexSchema  = `
 CREATE TABLE IF NOT EXISTS meta (
 	id       INTEGER PRIMARY KEY CHECK (id = 1),
@@ -64,6 +64,11 @@ CREATE TABLE IF NOT EXISTS profiles (
 	id       TEXT PRIMARY KEY,
 	position INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+	profile_id TEXT PRIMARY KEY,
+	seq        INTEGER NOT NULL,
+	state      BLOB NOT NULL
+) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS users (
 	id         TEXT PRIMARY KEY,
 	name       TEXT NOT NULL,
@@ -86,7 +91,7 @@ type index struct {
 
 // indexReads are the lookups, on the read pool.
 type indexReads struct {
-	result, external, ticket, profile *sql.Stmt
+	result, external, ticket, profile, snapshot *sql.Stmt
 }
 
 // openIndex opens (creating if needed) the index at path for the log
@@ -133,6 +138,7 @@ func (ix *index) prepare(ctx context.Context) error {
 	prep(ix.r, &ix.rd.external, `SELECT command_id FROM external_ids WHERE profile_id = ? AND message_id = ?`)
 	prep(ix.r, &ix.rd.ticket, `SELECT profile_id, position FROM tickets WHERE id = ?`)
 	prep(ix.r, &ix.rd.profile, `SELECT position FROM profiles WHERE id = ?`)
+	prep(ix.r, &ix.rd.snapshot, `SELECT seq, state FROM snapshots WHERE profile_id = ?`)
 	if err != nil {
 		return err
 	}
@@ -153,7 +159,7 @@ func (ix *index) init(ctx context.Context, logID string) error {
 
 // drop removes every table of the index.
 func (ix *index) drop(ctx context.Context) error {
-	for _, t := range []string{"meta", "commands", "external_ids", "tickets", "snoozes", "blocked_keys", "profiles", "users"} {
+	for _, t := range []string{"meta", "commands", "external_ids", "tickets", "snoozes", "blocked_keys", "profiles", "snapshots", "users"} {
 		if _, err := ix.w.ExecContext(ctx, `DROP TABLE IF EXISTS `+t); err != nil {
 			return err
 		}
@@ -180,7 +186,7 @@ func (ix *index) reset(ctx context.Context, logID string) error {
 
 func (ix *index) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{ix.rd.result, ix.rd.external, ix.rd.ticket, ix.rd.profile} {
+	for _, st := range []*sql.Stmt{ix.rd.result, ix.rd.external, ix.rd.ticket, ix.rd.profile, ix.rd.snapshot} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -245,18 +251,18 @@ func (ix *index) ticket(ctx context.Context, ticketID string) (ticketRef, bool, 
 	return t, true, nil
 }
 
-// profileKnown reports whether the index has seen an event of the
-// profile.
-func (ix *index) profileKnown(ctx context.Context, profileID string) (bool, error) {
+// profilePosition returns the position of the profile's last event the
+// index has seen; false when it has seen none.
+func (ix *index) profilePosition(ctx context.Context, profileID string) (uint64, bool, error) {
 	var pos int64
 	err := ix.rd.profile.QueryRowContext(ctx, profileID).Scan(&pos)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
+		return 0, false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("index: profile %s: %w", profileID, err)
+		return 0, false, fmt.Errorf("index: profile %s: %w", profileID, err)
 	}
-	return true, nil
+	return uint64(pos), true, nil
 }
 
 // dueSnoozes returns the snoozes due at or before now, oldest first.

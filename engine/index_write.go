@@ -13,7 +13,7 @@ import (
 // indexWrites are the writer's statements, prepared once on its single
 // connection; each transaction uses them through Tx.StmtContext.
 type indexWrites struct {
-	upsertCommand, readCommand, external, ticket, profile, snooze, unsnooze, blocked, user, meta *sql.Stmt
+	upsertCommand, readCommand, external, ticket, profile, snooze, unsnooze, blocked, user, meta, snapshot *sql.Stmt
 }
 
 func (ix *index) prepareWrites(ctx context.Context) error {
@@ -38,13 +38,15 @@ func (ix *index) prepareWrites(ctx context.Context) error {
 	prep(&w.unsnooze, `DELETE FROM snoozes WHERE ticket_id = ?`)
 	prep(&w.blocked, `INSERT INTO blocked_keys (profile_id) VALUES (?) ON CONFLICT DO NOTHING`)
 	prep(&w.user, `INSERT INTO users (id, name, role, token_hash) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	prep(&w.snapshot, `INSERT INTO snapshots (profile_id, seq, state) VALUES (?, ?, ?)
+		ON CONFLICT (profile_id) DO UPDATE SET seq = excluded.seq, state = excluded.state WHERE excluded.seq > snapshots.seq`)
 	prep(&w.meta, `UPDATE meta SET position = max(position, ?), last_at = max(last_at, ?) WHERE id = 1`)
 	return err
 }
 
 func (w *indexWrites) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{w.upsertCommand, w.readCommand, w.external, w.ticket, w.profile, w.snooze, w.unsnooze, w.blocked, w.user, w.meta} {
+	for _, st := range []*sql.Stmt{w.upsertCommand, w.readCommand, w.external, w.ticket, w.profile, w.snooze, w.unsnooze, w.blocked, w.user, w.meta, w.snapshot} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -55,7 +57,7 @@ func (w *indexWrites) close() error {
 // apply writes the index entries of events read in log order, up to
 // position pos, in one transaction with the position: a crash leaves the
 // index at a batch boundary, and the tail resumes after it.
-func (ix *index) apply(ctx context.Context, evs []posEvent, pos uint64, lastAt time.Time) error {
+func (ix *index) apply(ctx context.Context, evs []posEvent, snaps []evictedSnapshot, pos uint64, lastAt time.Time) error {
 	tx, err := ix.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("index: %w", err)
@@ -69,6 +71,9 @@ func (ix *index) apply(ctx context.Context, evs []posEvent, pos uint64, lastAt t
 		if err := ix.applyOne(ctx, st, pe.seq, pe.ev); err != nil {
 			return fmt.Errorf("index at %d: %w", pe.seq, err)
 		}
+	}
+	if err := ix.writeSnapshots(ctx, tx, snaps); err != nil {
+		return fmt.Errorf("index: %w", err)
 	}
 	var at int64
 	if !lastAt.IsZero() {

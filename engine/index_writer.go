@@ -56,9 +56,10 @@ func (e *Engine) flushIndex(ctx context.Context, batch []posEvent) bool {
 		}
 	}
 	pos := batch[len(batch)-1].seq
+	snaps := e.takeEvicted()
 	wait := 100 * time.Millisecond
 	for {
-		err := e.ix.apply(ctx, evs, pos, lastAt)
+		err := e.ix.apply(ctx, evs, snaps, pos, lastAt)
 		if err == nil {
 			break
 		}

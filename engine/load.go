@@ -43,25 +43,30 @@ func (e *Engine) profile(ctx context.Context, id string) (*profileAgg, error) {
 	return a, nil
 }
 
-// loadProfile reads a profile from the log: from its snapshot when it has
-// one, then the events after it. It returns how many events it read. A
-// profile the index has never seen (a first contact) is taken as new
-// without reading: if another instance wrote it meanwhile, the append's
-// check fails and the aggregate is read then.
+// loadProfile reads a profile: from the snapshot the index took when the
+// cache dropped it, or else the log's snapshot, then the events after it
+// that the engine knows of. It returns how many events it read. A profile
+// the engine has never seen (a first contact) is taken as new without
+// reading: if another instance wrote it meanwhile, the append's check
+// fails and the aggregate is read then.
 func (e *Engine) loadProfile(ctx context.Context, id string) (*profileAgg, int, error) {
-	e.st.mu.Lock()
-	_, pending := e.st.pend.profiles[id]
-	e.st.mu.Unlock()
-	if !pending {
-		known, err := e.ix.profileKnown(ctx, id)
-		if err != nil {
-			return nil, 0, err
-		}
-		if !known {
-			return newProfileAgg(id), 0, nil
-		}
+	known, ok, err := e.knownPosition(ctx, id)
+	if err != nil {
+		return nil, 0, err
 	}
-	a := e.readSnapshot(ctx, id)
+	if !ok {
+		return newProfileAgg(id), 0, nil
+	}
+	a, err := e.indexSnapshot(ctx, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	if a != nil && a.seq >= known {
+		return a, 0, nil
+	}
+	if a == nil {
+		a = e.readSnapshot(ctx, id)
+	}
 	n, err := e.replay(ctx, eventstore.AggregateSubject(domain.ProfileKey(id)), a)
 	if err != nil {
 		return nil, n, err
@@ -71,6 +76,20 @@ func (e *Engine) loadProfile(ctx context.Context, id string) (*profileAgg, int, 
 		e.writeSnapshot(a)
 	}
 	return a, n, nil
+}
+
+// knownPosition returns the position of the profile's last event this
+// engine knows of (its own writes, its tail, its index); false when it
+// knows none.
+func (e *Engine) knownPosition(ctx context.Context, id string) (uint64, bool, error) {
+	e.st.mu.Lock()
+	pending, inPending := e.st.pend.profiles[id]
+	e.st.mu.Unlock()
+	pos, inIndex, err := e.ix.profilePosition(ctx, id)
+	if err != nil {
+		return 0, false, err
+	}
+	return max(pos, pending), inPending || inIndex, nil
 }
 
 // phone returns a phone's aggregate, from the cache or read from the log.

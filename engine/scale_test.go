@@ -143,14 +143,16 @@ func TestRestartResumesFromTheIndex(t *testing.T) {
 }
 
 // TestSnapshotShortensALongAggregate: a profile with more events than a
-// snapshot is taken after is read the long way once, which stores its
-// snapshot; read again after an eviction, it costs the events after the
-// snapshot only, and decides the same.
+// snapshot is taken after is read the long way once, by an instance that
+// never held it, which stores its snapshot in the log; that instance, once
+// its cache drops the profile, reads it back from its index's snapshot
+// without reading the log; a third instance reads the log's snapshot and
+// the events after it only; and all decide the same.
 func TestSnapshotShortensALongAggregate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.engineCfg = func(c *engine.Config) { c.CacheProfiles = 1 }
-	h := e.startEngine()
+	writer := e.startEngine()
 	nc := e.client()
 	var ticket string
 	for i := range 260 { // TicketOpened once, then MessageReceived and TicketMarkedRead each
@@ -158,23 +160,43 @@ func TestSnapshotShortensALongAggregate(t *testing.T) {
 		ticket = r.TicketID
 		mustOK(t, send(t, nc, e.owner, "mark_read", map[string]any{"ticket_id": ticket}))
 	}
+	writer.stop()
 	evict := func() {
 		mustOK(t, send(t, nc, e.owner, "inbound", map[string]any{"profile_id": uuid.NewString(), "body": "x"}))
 	}
-	evict()
-	read := h.metric(t, "ticketbus_engine_aggregate_events_read_total")
-	mustOK(t, send(t, nc, e.owner, "mark_unread", map[string]any{"ticket_id": ticket}))
-	if long := h.metric(t, "ticketbus_engine_aggregate_events_read_total") - read; long < 500 {
-		t.Fatalf("the first read back took %v events, want the whole subject", long)
+	eventsRead := func(h *engineHandle, name, ticket string) (reply, float64) {
+		before := h.metric(t, "ticketbus_engine_aggregate_events_read_total")
+		r := send(t, nc, e.owner, name, map[string]any{"ticket_id": ticket})
+		return r, h.metric(t, "ticketbus_engine_aggregate_events_read_total") - before
+	}
+
+	h := e.startEngine() // a fresh index: it never held the profile
+	if _, long := eventsRead(h, "mark_unread", ticket); long < 500 {
+		t.Fatalf("the first read took %v events, want the whole subject", long)
 	}
 	waitFor(t, "the snapshot", func() bool { return h.metric(t, "ticketbus_engine_snapshots_written_total") == 1 })
 	evict()
-	read = h.metric(t, "ticketbus_engine_aggregate_events_read_total")
-	r := mustOK(t, send(t, nc, e.owner, "close", map[string]any{"ticket_id": ticket}))
-	if short := h.metric(t, "ticketbus_engine_aggregate_events_read_total") - read; short > 5 {
-		t.Fatalf("read back from its snapshot, the profile still took %v events", short)
+	last, err := h.log.LastSeq(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if again := send(t, nc, e.owner, "inbound", map[string]any{"profile_id": "chatty", "body": "back"}); again.Outcome != domain.OutcomeReopened || again.TicketID != ticket {
+	waitFor(t, "the index to take the evicted profile", func() bool {
+		return h.metric(t, "ticketbus_engine_index_position") >= float64(last)
+	})
+	r, fromIndex := eventsRead(h, "close", ticket)
+	mustOK(t, r)
+	if fromIndex != 0 {
+		t.Fatalf("read back after an eviction, the profile took %v events of the log, want its index snapshot alone", fromIndex)
+	}
+	h.stop()
+
+	third := e.startEngine()
+	before := third.metric(t, "ticketbus_engine_aggregate_events_read_total")
+	again := send(t, nc, e.owner, "inbound", map[string]any{"profile_id": "chatty", "body": "back"})
+	if again.Outcome != domain.OutcomeReopened || again.TicketID != ticket {
 		t.Fatalf("after the close the snapshot-based state decided %+v (close at %d), want a reopen of %s", again, r.Position, ticket)
+	}
+	if short := third.metric(t, "ticketbus_engine_aggregate_events_read_total") - before; short > 5 {
+		t.Fatalf("read from the log's snapshot, the profile still took %v events", short)
 	}
 }

@@ -44,9 +44,18 @@ func (e *Engine) readSnapshot(ctx context.Context, id string) *profileAgg {
 		}
 		return newProfileAgg(id)
 	}
+	if a := decodeSnapshot(id, en.Data); a != nil {
+		return a
+	}
+	return newProfileAgg(id)
+}
+
+// decodeSnapshot decodes a stored profile, nil when it is unreadable, of
+// another format or of another profile.
+func decodeSnapshot(id string, data []byte) *profileAgg {
 	var s profileSnapshot
-	if err := json.Unmarshal(en.Data, &s); err != nil || s.Format != snapshotFormat || s.Profile == nil || s.Profile.ID != id {
-		return newProfileAgg(id)
+	if err := json.Unmarshal(data, &s); err != nil || s.Format != snapshotFormat || s.Profile == nil || s.Profile.ID != id {
+		return nil
 	}
 	if s.Profile.Tickets == nil {
 		s.Profile.Tickets = map[string]*domain.Ticket{}

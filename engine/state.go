@@ -32,6 +32,9 @@ type state struct {
 	users    map[string]domain.User // by id: a team's users, not its history
 	tokens   map[string]string      // token hash -> user id
 	pend     *pending
+	// evicted holds the snapshots of profiles the cache dropped, for the
+	// index writer (index_snapshots.go).
+	evicted []evictedSnapshot
 	// inflight holds, by subject, the events this instance is appending,
 	// with their encoded form: the tail often delivers them before the
 	// append is acknowledged, and finding them here spares decoding again

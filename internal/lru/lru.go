@@ -7,9 +7,11 @@ import "container/list"
 // LRU is a map bounded by count that drops the least recently used entry.
 // It is not safe for concurrent use: the state's lock guards it.
 type LRU[V any] struct {
-	max   int
-	order *list.List // front: most recent
-	items map[string]*list.Element
+	// OnEvict, when set, is called with each entry Put drops.
+	OnEvict func(key string, val V)
+	max     int
+	order   *list.List // front: most recent
+	items   map[string]*list.Element
 }
 
 type lruEntry[V any] struct {
@@ -57,8 +59,12 @@ func (c *LRU[V]) Put(key string, val V) int {
 	for c.order.Len() > c.max {
 		last := c.order.Back()
 		c.order.Remove(last)
-		delete(c.items, last.Value.(*lruEntry[V]).key)
+		ent := last.Value.(*lruEntry[V])
+		delete(c.items, ent.key)
 		dropped++
+		if c.OnEvict != nil {
+			c.OnEvict(ent.key, ent.val)
+		}
 	}
 	return dropped
 }
