@@ -29,11 +29,14 @@ type client struct {
 	timeout time.Duration
 }
 
-// send sends one command with a fresh command_id and checks its reply. It
+// send sends one command, with a fresh command_id unless body has one,
+// and checks its reply. It
 // returns "" for an acknowledged command, else the error's code: the
 // engine's own, or timeout, no_responders, transport, bad_reply.
 func (c *client) send(name string, body map[string]any) (reply, string) {
-	body["command_id"] = uuid.NewString()
+	if _, ok := body["command_id"]; !ok {
+		body["command_id"] = uuid.NewString()
+	}
 	msg := nats.NewMsg("tickets.cmd." + name)
 	msg.Data, _ = json.Marshal(body)
 	msg.Header.Set("Authorization", "Bearer "+c.token)

@@ -55,6 +55,7 @@ type Config struct {
 	Timeout   time.Duration // one command's or query's reply
 	Queries   int           // scale: requests per inbox query
 	Cold      int           // scale: commands on cold tickets
+	Repeats   int           // scale: first contacts sent again with their command_id after the restart
 	IdleWait  time.Duration // scale: from ready after the restart to the idle RSS
 	Duration  time.Duration // storm
 	Mix       string        // storm
@@ -76,7 +77,7 @@ type Main struct {
 func NewMain() *Main {
 	return &Main{
 		Config: Config{Producers: 256, Baseline: 10 * time.Second, Timeout: 10 * time.Second,
-			Queries: 2000, Cold: 1500, IdleWait: 10 * time.Second, Duration: 60 * time.Second, Mix: "first"},
+			Queries: 2000, Cold: 1500, Repeats: 2000, IdleWait: 10 * time.Second, Duration: 60 * time.Second, Mix: "first"},
 		Stdout: os.Stdout,
 		Stderr: os.Stderr,
 	}
@@ -112,6 +113,7 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.StringVar(&tickets, "tickets", "", "first contacts to write; a comma-separated list runs each size on its own fresh data directory")
 		fs.IntVar(&c.Queries, "queries", c.Queries, "requests of each GET /v1/tickets query")
 		fs.IntVar(&c.Cold, "cold", c.Cold, "commands (mark_unread, mark_read, reply in turn) on tickets among the oldest 10%")
+		fs.IntVar(&c.Repeats, "repeats", c.Repeats, "first contacts, spread over the whole run, sent again with their command_id after the restart (R9)")
 		fs.DurationVar(&c.IdleWait, "idle-wait", c.IdleWait, "how long after the restart's ready to read the idle RSS")
 	} else {
 		fs.DurationVar(&c.Duration, "duration", c.Duration, "how long the producers send")
@@ -142,8 +144,8 @@ func (m *Main) ParseFlags(args []string) error {
 	if c.Tickets, err = parseSizes(tickets); err != nil {
 		return fmt.Errorf("-tickets: %w", err)
 	}
-	if c.Queries < 1 || c.Cold < 1 || c.IdleWait < 0 {
-		return errors.New("-queries and -cold must be positive, -idle-wait not negative")
+	if c.Queries < 1 || c.Cold < 1 || c.Repeats < 1 || c.IdleWait < 0 {
+		return errors.New("-queries, -cold and -repeats must be positive, -idle-wait not negative")
 	}
 	return nil
 }

@@ -179,6 +179,10 @@ func TestScale(t *testing.T) {
 			t.Errorf("cold %s: %+v", c, l)
 		}
 	}
+	// 2,000 first contacts, one in 2000/2000 sampled: every one of them.
+	if rp := s.Repeats; rp.Sent != 2000 || rp.Same != rp.Sent || len(rp.Errors) > 0 {
+		t.Errorf("repeats after the restart: %+v; want every first answer again", rp)
+	}
 	r := s.Restart
 	if r.Killed || r.StopSeconds <= 0 || r.ReadySeconds <= 0 || r.RSSReady <= 0 || r.RSSIdle <= 0 || r.IdleSeconds != 1 {
 		t.Errorf("restart: %+v", r)

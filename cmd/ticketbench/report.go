@@ -112,6 +112,13 @@ func scaleTable(runs []ScaleFigures) *table {
 	t.add("RSS at ready / idle after", col(func(s ScaleFigures) string {
 		return fmt.Sprintf("%s / %s (%.0f s)", mib(s.Restart.RSSReady), mib(s.Restart.RSSIdle), s.Restart.IdleSeconds)
 	})...)
+	t.add("first contacts sent again after the restart: first answer (R9)", col(func(s ScaleFigures) string {
+		out := num(s.Repeats.Same) + " of " + num(s.Repeats.Sent)
+		if len(s.Repeats.Errors) > 0 {
+			out += ", " + codes(s.Repeats.Errors)
+		}
+		return out
+	})...)
 	return t
 }
 

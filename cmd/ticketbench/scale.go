@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // ScaleFigures are the figures of one size of a scale run.
@@ -22,6 +24,23 @@ type ScaleFigures struct {
 	Queries             []QueryFigures `json:"queries"`
 	Cold                ColdFigures    `json:"cold"`
 	Restart             RestartFigures `json:"restart"`
+	Repeats             RepeatFigures  `json:"repeats"`
+}
+
+// RepeatFigures are those of first contacts sent again, with their
+// command_id, after the restart: each must get its first answer (R9).
+type RepeatFigures struct {
+	Sent   int64            `json:"sent"`
+	Same   int64            `json:"same"`
+	Errors map[string]int64 `json:"errors"`
+}
+
+// firstAnswer is a first contact sent with a command_id of its own, and
+// what it was answered.
+type firstAnswer struct {
+	i     int
+	id    string
+	reply reply
 }
 
 // RestartFigures are those of a SIGTERM and a start on the same data.
@@ -51,7 +70,8 @@ func (r *run) scale(ctx context.Context, n int) (ScaleFigures, error) {
 	}
 	r.logf("%s: %.0f msgs/s; %d first contacts at %d producers", name, f.BaselineBefore.MsgsPerSec, n, cfg.Producers)
 	var oldest []string
-	if f.Load, oldest, err = s.firstContacts(ctx, name, n); err != nil {
+	var firsts []firstAnswer
+	if f.Load, oldest, firsts, err = s.firstContacts(ctx, name, n); err != nil {
 		return f, err
 	}
 	r.logf("%s: %d acknowledged, %.0f/s; waiting for the views", name, f.Load.Acked, f.Load.AckedPerSec)
@@ -81,15 +101,21 @@ func (r *run) scale(ctx context.Context, n int) (ScaleFigures, error) {
 	if f.Restart, err = s.restart(ctx, cfg.IdleWait); err != nil {
 		return f, err
 	}
+	r.logf("%s: %d first contacts again, with their command_id", name, len(firsts))
+	f.Repeats = s.repeat(firsts)
 	return f, nil
 }
 
 // firstContacts sends n inbound commands, each from a profile of its own,
-// from closed-loop producers. It returns the load's figures and the
-// tickets of the first tenth sent, the oldest.
-func (s *session) firstContacts(ctx context.Context, name string, n int) (LoadFigures, []string, error) {
+// from closed-loop producers. It returns the load's figures, the tickets
+// of the first tenth sent, the oldest, and the answers of the first
+// contacts sampled evenly over the run, which carried a command_id.
+func (s *session) firstContacts(ctx context.Context, name string, n int) (LoadFigures, []string, []firstAnswer, error) {
 	producers := s.r.m.Config.Producers
 	oldest := make([]string, n/10)
+	stride := max(n/s.r.m.Config.Repeats, 1)
+	var firstsMu sync.Mutex
+	var firsts []firstAnswer
 	recs := make([]*recorder, producers)
 	var next, acked atomic.Int64
 	start := time.Now()
@@ -104,12 +130,21 @@ func (s *session) firstContacts(ctx context.Context, name string, n int) (LoadFi
 				if i >= n {
 					return
 				}
-				rep, code := recs[p].send(s.cmds, "inbound", map[string]any{
-					"profile_id": fmt.Sprintf("bench-%s-%d", s.r.runID, i), "body": inboundBody(i)})
+				body := map[string]any{"profile_id": fmt.Sprintf("bench-%s-%d", s.r.runID, i), "body": inboundBody(i)}
+				sampled := i%stride == 0
+				if sampled {
+					body["command_id"] = uuid.NewString()
+				}
+				rep, code := recs[p].send(s.cmds, "inbound", body)
 				if code != "" {
 					continue
 				}
 				acked.Add(1)
+				if sampled {
+					firstsMu.Lock()
+					firsts = append(firsts, firstAnswer{i: i, id: body["command_id"].(string), reply: rep})
+					firstsMu.Unlock()
+				}
 				if i < len(oldest) {
 					oldest[i] = rep.TicketID
 				}
@@ -121,7 +156,7 @@ func (s *session) firstContacts(ctx context.Context, name string, n int) (LoadFi
 	stopProgress()
 	watched := watch.finish()
 	if err := ctx.Err(); err != nil {
-		return LoadFigures{}, nil, err
+		return LoadFigures{}, nil, nil, err
 	}
 	f := summarize(recs, producers, elapsed, true)
 	f.ProcFigures = watched
@@ -131,7 +166,28 @@ func (s *session) firstContacts(ctx context.Context, name string, n int) (LoadFi
 			pool = append(pool, id)
 		}
 	}
-	return f, pool, nil
+	return f, pool, firsts, nil
+}
+
+// repeat sends the sampled first contacts again, same command_id and
+// profile, another body: each must be answered as it was the first time,
+// not appended again (R9).
+func (s *session) repeat(firsts []firstAnswer) RepeatFigures {
+	f := RepeatFigures{Errors: map[string]int64{}}
+	for _, a := range firsts {
+		f.Sent++
+		rep, code := s.cmds.send("inbound", map[string]any{"command_id": a.id,
+			"profile_id": fmt.Sprintf("bench-%s-%d", s.r.runID, a.i), "body": "sent again"})
+		switch {
+		case code != "":
+			f.Errors[code]++
+		case rep != a.reply:
+			f.Errors["different_answer"]++
+		default:
+			f.Same++
+		}
+	}
+	return f
 }
 
 // inboundBody is a campaign reply of about a hundred bytes.
