@@ -34,9 +34,10 @@ bench-scale TICKETS="100000" *ARGS:
 bench-storm MIX="first" *ARGS:
     go run ./cmd/ticketbench storm -mix {{MIX}} {{ARGS}}
 
-# Fuzz command decoding, event decoding and replay for a bounded time each.
+# Fuzz command and body decoding, event decoding and replay for a bounded time each.
 fuzz TIME="30s":
     go test -run x -fuzz FuzzDecodeCommand -fuzztime {{TIME}} ./domain/
+    go test -run x -fuzz FuzzDecodeBody -fuzztime {{TIME}} ./domain/
     go test -run x -fuzz FuzzUnmarshalEvent -fuzztime {{TIME}} ./domain/
     go test -run x -fuzz FuzzReplay -fuzztime {{TIME}} ./domain/
 

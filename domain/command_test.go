@@ -1,11 +1,14 @@
 package domain_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ticketbus/ticketbus/domain"
 )
@@ -437,4 +440,70 @@ func TestCommandPermission(t *testing.T) {
 			t.Errorf("CommandPermission(%q) = %q, %v; want none", name, perm, ok)
 		}
 	}
+}
+
+// TestErrorsQuoteAShortPrefix: a rejected value comes back cut short, so
+// that a huge input never makes a huge error reply.
+func TestErrorsQuoteAShortPrefix(t *testing.T) {
+	t.Parallel()
+	huge := strings.Repeat("x", 200000)
+	for _, c := range []struct{ cmd, body string }{
+		{domain.CmdInbound, `{"profile_id":"` + huge + `","body":"hi"}`},
+		{domain.CmdInbound, `{"profile_id":"p","body":"hi","phone":"` + huge + `"}`},
+		{domain.CmdInbound, `{"profile_id":"p","body":"hi","channel":"` + huge + `"}`},
+		{domain.CmdInbound, `{"profile_id":"p","body":"hi","command_id":"` + huge + `"}`},
+		{domain.CmdInbound, `{"profile_id":"p","body":"hi","` + huge + `":1}`},
+		{domain.CmdReply, `{"ticket_id":"` + huge + `","body":"x"}`},
+		{domain.CmdAssign, `{"ticket_id":"` + tk1 + `","assignee_id":"` + huge + `"}`},
+		{domain.CmdSnooze, `{"ticket_id":"` + tk1 + `","duration":"` + huge + `"}`},
+		{domain.CmdBlock, `{"phone":"` + huge + `"}`},
+		{huge, `{}`},
+	} {
+		_, err := domain.DecodeCommand(c.cmd, []byte(c.body))
+		if domain.ErrorCode(err) != domain.EInvalid {
+			t.Fatalf("%.20s: %v, want invalid_argument", c.body, err)
+		}
+		if msg := domain.ErrorMessage(err); len(msg) > 300 {
+			t.Errorf("%.40s...: a %d-byte error message", c.body, len(msg))
+		}
+	}
+}
+
+// FuzzDecodeBody: every body other than a command's (a new user, the test
+// clock) is either decoded into exactly the fields it names, each once, or
+// refused as invalid_argument; never a panic, never a partial decode.
+func FuzzDecodeBody(f *testing.F) {
+	f.Add([]byte(`{"name":"Ada","role":"support"}`))
+	f.Add([]byte(`{"name":"Ada","role":"support"} x`))
+	f.Add([]byte(`{"name":"Ada","role":"support","role":"owner"}`))
+	f.Add([]byte(`{"NAME":"Ada"}`))
+	f.Add([]byte("{\"name\":\"\xff\"}"))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var in struct {
+			Name string      `json:"name"`
+			Role domain.Role `json:"role"`
+		}
+		err := domain.DecodeBody(body, &in)
+		if err != nil {
+			var de *domain.Error
+			if !errors.As(err, &de) || de.Code != domain.EInvalid || de.Message == "" || len(de.Message) > 300 {
+				t.Fatalf("DecodeBody(%q) = %v; want a short invalid_argument *domain.Error", body, err)
+			}
+			return
+		}
+		if !utf8.Valid(body) {
+			t.Fatalf("accepted invalid UTF-8 %q", body)
+		}
+		// What decodes must be what a strict standard decoder makes of it.
+		var std struct {
+			Name string      `json:"name"`
+			Role domain.Role `json:"role"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&std); err != nil || std != in || dec.More() {
+			t.Fatalf("DecodeBody(%q) = %+v, a strict decoder %+v, %v", body, in, std, err)
+		}
+	})
 }

@@ -17,9 +17,23 @@ import (
 // fields, duplicated top-level values and trailing data, and turns every
 // failure into an invalid_argument error that names the problem.
 func strictUnmarshal(body []byte, v any) error {
+	return strictUnmarshalAs("command body", body, v)
+}
+
+// DecodeBody decodes a request body other than a command's (a user, a
+// setting) into the struct v as strictly as a command: valid UTF-8,
+// exactly one JSON object, each field known and given once.
+func DecodeBody(body []byte, v any) error {
+	if !utf8.Valid(body) {
+		return Errorf(EInvalid, "body is not valid UTF-8")
+	}
+	return strictUnmarshalAs("body", body, v)
+}
+
+func strictUnmarshalAs(what string, body []byte, v any) error {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return Errorf(EInvalid, "command body must be a JSON object")
+		return Errorf(EInvalid, "%s must be a JSON object", what)
 	}
 	fields := fieldsOf(reflect.TypeOf(v).Elem())
 	// The keys are checked first, so that a misspelt field is reported as
@@ -34,7 +48,7 @@ func strictUnmarshal(body []byte, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) && strings.Contains(se.Error(), "after top-level value") {
-			return Errorf(EInvalid, "command body has data after the JSON object")
+			return Errorf(EInvalid, "%s has data after the JSON object", what)
 		}
 		return Errorf(EInvalid, "%s", describeJSONError(err, body, fields))
 	}

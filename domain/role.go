@@ -60,3 +60,16 @@ func (r Role) Authorize(p Permission, what string) error {
 	}
 	return Errorf(EForbidden, "role %s may not %s", r, what)
 }
+
+// MayGrant reports whether the actor may give a new user the role: owners
+// and admins are made only by an owner (or by the engine, for the first
+// owner); the other roles by whoever may manage users.
+func (a Actor) MayGrant(r Role) bool {
+	if a.System == SystemBootstrap.System {
+		return true
+	}
+	if r == RoleOwner || r == RoleAdmin {
+		return a.Role == RoleOwner
+	}
+	return a.Role.Can(PermManageUsers)
+}

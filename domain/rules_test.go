@@ -1100,6 +1100,32 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestRoleManagementMatrix walks every cell of docs/security.md's
+// role-management matrix: who may create a user of which role.
+func TestRoleManagementMatrix(t *testing.T) {
+	t.Parallel()
+	for _, actor := range domain.Roles {
+		for _, target := range domain.Roles {
+			manages := actor.Can(domain.PermManageUsers)
+			want := manages && (target != domain.RoleOwner && target != domain.RoleAdmin || actor == domain.RoleOwner)
+			c := domain.Context{Now: t0, Actor: domain.Actor{UserID: uid(1), Role: actor}, CommandID: cmdID, NewID: func() string { return uid(2) }}
+			if got := c.Actor.MayGrant(target); got != want {
+				t.Errorf("%s may grant %s: %v, want %v", actor, target, got, want)
+			}
+			if !manages {
+				continue // refused before any decision: the engine checks manage_users first
+			}
+			_, err := domain.DecideCreateUser("Ada", target, "hash", c)
+			if want && err != nil || !want && domain.ErrorCode(err) != domain.EForbidden {
+				t.Errorf("%s creates %s: %v, want allowed %v", actor, target, err, want)
+			}
+		}
+	}
+	if !domain.SystemBootstrap.MayGrant(domain.RoleOwner) {
+		t.Error("the engine cannot make the first owner")
+	}
+}
+
 func TestCreateUser(t *testing.T) {
 	t.Parallel()
 	n := 0

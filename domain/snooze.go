@@ -35,7 +35,7 @@ func snoozeUntil(cmd Snooze, now time.Time) (time.Time, error) {
 	if cmd.Duration != "" {
 		d, err := time.ParseDuration(cmd.Duration)
 		if err != nil || d <= 0 || d > MaxSnooze {
-			return time.Time{}, Errorf(EInvalid, "duration must be above 0 and at most 366 days, got %q", cmd.Duration)
+			return time.Time{}, Errorf(EInvalid, "duration must be above 0 and at most 366 days, got %s", QuoteShort(cmd.Duration))
 		}
 		return now.Add(d), nil
 	}

@@ -62,7 +62,7 @@ func ValidUUID(s string) bool {
 
 func checkMeta(m Meta) error {
 	if m.CommandID != "" && !ValidUUID(m.CommandID) {
-		return Errorf(EInvalid, "command_id must be a lower-case UUID, got %q", m.CommandID)
+		return Errorf(EInvalid, "command_id must be a lower-case UUID, got %s", QuoteShort(m.CommandID))
 	}
 	return nil
 }
@@ -72,7 +72,7 @@ func checkTicketID(id string) error {
 		return Errorf(EInvalid, "ticket_id is required")
 	}
 	if !ValidUUID(id) {
-		return Errorf(EInvalid, "ticket_id must be a lower-case UUID, got %q", id)
+		return Errorf(EInvalid, "ticket_id must be a lower-case UUID, got %s", QuoteShort(id))
 	}
 	return nil
 }
@@ -99,13 +99,13 @@ func (c Inbound) Validate() error {
 		return err
 	}
 	if !ValidProfileID(c.ProfileID) {
-		return Errorf(EInvalid, "profile_id must be 1-128 characters of [A-Za-z0-9._:@+-], got %q", c.ProfileID)
+		return Errorf(EInvalid, "profile_id must be 1-128 characters of [A-Za-z0-9._:@+-], got %s", QuoteShort(c.ProfileID))
 	}
 	if err := checkBody(c.Body); err != nil {
 		return err
 	}
 	if c.Phone != "" && !ValidPhone(c.Phone) {
-		return Errorf(EInvalid, "phone must be E.164 (+ then 8-15 digits), got %q", c.Phone)
+		return Errorf(EInvalid, "phone must be E.164 (+ then 8-15 digits), got %s", QuoteShort(c.Phone))
 	}
 	if len(c.MessageID) > 256 || strings.ContainsFunc(c.MessageID, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return Errorf(EInvalid, "message_id must be at most 256 printable characters")
@@ -113,7 +113,7 @@ func (c Inbound) Validate() error {
 	switch c.Channel {
 	case "", ChannelSMS, ChannelEmail, ChannelChat:
 	default:
-		return Errorf(EInvalid, "channel must be sms, email or chat, got %q", c.Channel)
+		return Errorf(EInvalid, "channel must be sms, email or chat, got %s", QuoteShort(c.Channel))
 	}
 	return nil
 }
@@ -138,7 +138,7 @@ func (c Assign) Validate() error {
 		return err
 	}
 	if c.AssigneeID != nil && !ValidUUID(*c.AssigneeID) {
-		return Errorf(EInvalid, "assignee_id must be a user id or null, got %q", *c.AssigneeID)
+		return Errorf(EInvalid, "assignee_id must be a user id or null, got %s", QuoteShort(*c.AssigneeID))
 	}
 	return nil
 }
@@ -157,10 +157,10 @@ func (c Snooze) Validate() error {
 	if c.Duration != "" {
 		d, err := time.ParseDuration(c.Duration)
 		if err != nil {
-			return Errorf(EInvalid, "duration must be like 90m or 72h, got %q", c.Duration)
+			return Errorf(EInvalid, "duration must be like 90m or 72h, got %s", QuoteShort(c.Duration))
 		}
 		if d <= 0 || d > MaxSnooze {
-			return Errorf(EInvalid, "duration must be above 0 and at most 366 days, got %s", c.Duration)
+			return Errorf(EInvalid, "duration must be above 0 and at most 366 days, got %s", QuoteShort(c.Duration))
 		}
 	}
 	return nil
@@ -183,9 +183,9 @@ func (c BlockTarget) Validate() error {
 	case (c.ProfileID == "") == (c.Phone == ""):
 		return Errorf(EInvalid, "give exactly one of profile_id or phone")
 	case c.ProfileID != "" && !ValidProfileID(c.ProfileID):
-		return Errorf(EInvalid, "profile_id must be 1-128 characters of [A-Za-z0-9._:@+-], got %q", c.ProfileID)
+		return Errorf(EInvalid, "profile_id must be 1-128 characters of [A-Za-z0-9._:@+-], got %s", QuoteShort(c.ProfileID))
 	case c.Phone != "" && !ValidPhone(c.Phone):
-		return Errorf(EInvalid, "phone must be E.164 (+ then 8-15 digits), got %q", c.Phone)
+		return Errorf(EInvalid, "phone must be E.164 (+ then 8-15 digits), got %s", QuoteShort(c.Phone))
 	}
 	return nil
 }

@@ -319,5 +319,8 @@ func (e *Engine) LastEventTime() time.Time {
 	return e.st.lastAt
 }
 
+// Metrics returns the engine's metrics, for the transports built on it.
+func (e *Engine) Metrics() *Metrics { return e.cfg.Metrics }
+
 // Logger returns the engine's logger, for the transports built on it.
 func (e *Engine) Logger() *slog.Logger { return e.cfg.Logger }

@@ -51,6 +51,12 @@ func (e *Engine) Handle(ctx context.Context, authorization, name string, body []
 	if err != nil {
 		return Result{}, err
 	}
+	return e.HandleAs(ctx, user, name, body)
+}
+
+// HandleAs is Handle for a caller already authenticated: the transport
+// that authenticates before it reads a body (HTTP) comes in here.
+func (e *Engine) HandleAs(ctx context.Context, user domain.User, name string, body []byte) (Result, error) {
 	perm, known := domain.CommandPermission(name)
 	if !known {
 		// A label made of whatever name a caller sends would let anyone

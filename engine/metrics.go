@@ -11,20 +11,21 @@ import (
 // Metrics holds the command side's measurements. A nil *Metrics discards
 // everything, so tests and tools need not build one.
 type Metrics struct {
-	commands   *prometheus.CounterVec
-	latency    *prometheus.HistogramVec
-	appended   prometheus.Counter
-	batchCalls prometheus.Histogram
-	batchMsgs  prometheus.Histogram
-	wakeups    prometheus.Counter
-	dropped    prometheus.Counter
-	erasure    erasureMetrics
-	loaded     prometheus.Counter
-	loadedRead prometheus.Counter
-	evicted    prometheus.Counter
-	tailed     prometheus.Counter
-	indexPos   prometheus.Gauge
-	snapshots  prometheus.Counter
+	commands     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	appended     prometheus.Counter
+	batchCalls   prometheus.Histogram
+	batchMsgs    prometheus.Histogram
+	wakeups      prometheus.Counter
+	dropped      prometheus.Counter
+	erasure      erasureMetrics
+	loaded       prometheus.Counter
+	loadedRead   prometheus.Counter
+	evicted      prometheus.Counter
+	tailed       prometheus.Counter
+	indexPos     prometheus.Gauge
+	snapshots    prometheus.Counter
+	unanswerable *prometheus.CounterVec
 }
 
 type erasureMetrics struct {
@@ -96,7 +97,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.snapshots = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "ticketbus_engine_snapshots_written_total", Help: "Snapshots of long aggregates this instance stored.",
 	})
-	reg.MustRegister(m.loaded, m.loadedRead, m.evicted, m.tailed, m.indexPos, m.snapshots)
+	m.unanswerable = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ticketbus_commands_unanswerable_total",
+		Help: "Commands received without a reply subject the engine may answer, by reason; none is run.",
+	}, []string{"reason"})
+	reg.MustRegister(m.loaded, m.loadedRead, m.evicted, m.tailed, m.indexPos, m.snapshots, m.unanswerable)
 	reg.MustRegister(m.commands, m.latency, m.appended, m.batchCalls, m.batchMsgs, m.wakeups, m.dropped,
 		m.erasure.pending, m.erasure.waiting, m.erasure.rotations, m.erasure.failures)
 	return m
@@ -185,5 +190,13 @@ func (m *Metrics) indexAt(pos uint64) {
 func (m *Metrics) snapshotWritten() {
 	if m != nil {
 		m.snapshots.Inc()
+	}
+}
+
+// Unanswerable counts a command a transport refused to run because it
+// could not answer it.
+func (m *Metrics) Unanswerable(reason string) {
+	if m != nil {
+		m.unanswerable.WithLabelValues(reason).Inc()
 	}
 }

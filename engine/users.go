@@ -140,5 +140,6 @@ func (e *Engine) createUser(ctx context.Context, actor domain.Actor, id, name st
 	e.st.mu.Lock()
 	e.st.applyLocked(seqs[0], ev)
 	e.st.mu.Unlock()
+	e.cfg.Metrics.eventsAppended(1)
 	return domain.UserFromEvent(ev), token, nil
 }

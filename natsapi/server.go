@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -37,6 +38,8 @@ type CommandServer struct {
 	wg       sync.WaitGroup // one count per request not yet answered
 	quit     chan struct{}  // closed by Drain: idle workers exit
 	quitOnce sync.Once
+	// lastUnanswerable is when a refused command was last logged.
+	lastUnanswerable atomic.Int64
 }
 
 // workerIdle is how long a command worker waits for another request
@@ -102,7 +105,15 @@ func (s *CommandServer) handle(m *nats.Msg) {
 	if !strings.HasPrefix(m.Reply, "_INBOX.") {
 		// A reply goes out with the engine's own rights, so a reply
 		// subject a client chose freely could reach the JetStream API.
-		// Only request inboxes are answered; anything else is dropped.
+		// Only request inboxes are answered. A command that cannot be
+		// answered is not run either: its producer could never learn
+		// whether it was, nor safely resend it. It is counted and logged.
+		reason := "no_reply_subject"
+		if m.Reply != "" {
+			reason = "reply_not_an_inbox"
+		}
+		s.engine.Metrics().Unanswerable(reason)
+		s.logUnanswerable(reason, m.Subject)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
@@ -122,6 +133,18 @@ func (s *CommandServer) handle(m *nats.Msg) {
 	if err := m.Respond(out); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		s.logger.Warn("could not send a command reply", "command", name, "err", err)
 	}
+}
+
+// logUnanswerable logs a refused command, at most once every ten seconds,
+// so that a flood of them cannot flood the log.
+func (s *CommandServer) logUnanswerable(reason, subject string) {
+	now := time.Now().UnixNano()
+	last := s.lastUnanswerable.Load()
+	if now-last < int64(10*time.Second) || !s.lastUnanswerable.CompareAndSwap(last, now) {
+		return
+	}
+	s.logger.Warn("refused a command that cannot be answered; send commands as NATS requests (ticketbus_commands_unanswerable_total counts them all)",
+		"reason", reason, "subject", subject)
 }
 
 // Drain stops taking new commands and waits for those in flight to be

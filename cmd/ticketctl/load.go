@@ -83,7 +83,7 @@ func runLoad(r *runner, args []string) error {
 	fs := r.newFlags("[-nats-url U] [-nats-user U -nats-password P] [-producers N] [-duration D] [-profiles N] [-run-id ID] [-mix name=w,...] [-confirm-for D]")
 	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "the engine's NATS URL, or a comma-separated list of a cluster's servers, where commands are sent")
 	natsUser := fs.String("nats-user", r.getenv("TICKETCTL_NATS_USER"), "NATS user, for every server of -nats-url (env TICKETCTL_NATS_USER)")
-	natsPassword := fs.String("nats-password", r.getenv("TICKETCTL_NATS_PASSWORD"), "NATS password of -nats-user (env TICKETCTL_NATS_PASSWORD, which keeps it out of the process list)")
+	natsPassword := fs.String("nats-password", "", "NATS password of -nats-user (env TICKETCTL_NATS_PASSWORD, which keeps it out of the process list)")
 	producers := fs.Int("producers", 16, "concurrent producers")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
 	profiles := fs.Int("profiles", 100, "distinct customer profiles")
@@ -92,6 +92,9 @@ func runLoad(r *runner, args []string) error {
 	confirmFor := fs.Duration("confirm-for", 30*time.Second, "how long the bookkeeping keeps resending acknowledged commands whose resend got no answer before counting them unconfirmed")
 	if _, err := r.parse(fs, args, 0); err != nil {
 		return done(err)
+	}
+	if *natsPassword == "" {
+		*natsPassword = r.getenv("TICKETCTL_NATS_PASSWORD") // never the flag's default, which -h prints
 	}
 	if *producers < 1 || *profiles < 1 || *duration <= 0 || *confirmFor <= 0 {
 		return usagef(r.name, "-producers, -profiles, -duration and -confirm-for must be positive")

@@ -83,7 +83,9 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("ticketctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	server := fs.String("server", envOr(getenv, "TICKETCTL_SERVER", DefaultServer), "engine base URL (env TICKETCTL_SERVER)")
-	token := fs.String("token", getenv("TICKETCTL_TOKEN"), "API token (env TICKETCTL_TOKEN)")
+	// The token's environment twin is read after parsing, never as the
+	// flag's default, so that usage never prints it.
+	token := fs.String("token", "", "API token (env TICKETCTL_TOKEN)")
 	jsonOut := fs.Bool("json", envBool(getenv, "TICKETCTL_JSON"), "print the engine's raw JSON reply (env TICKETCTL_JSON)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -91,6 +93,9 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			return nil
 		}
 		return usagef("", "%v", err)
+	}
+	if *token == "" {
+		*token = getenv("TICKETCTL_TOKEN")
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {

@@ -201,6 +201,16 @@ func TestHelp(t *testing.T) {
 			}
 		}
 	}
+	// Help never shows a secret taken from the environment.
+	secrets := map[string]string{"TICKETCTL_TOKEN": "tbk_secret-token-in-env", "TICKETCTL_NATS_PASSWORD": "nats-secret-in-env"}
+	for _, args := range [][]string{{"help"}, {"-h"}, {"load", "-h"}, {"inbound", "-h"}} {
+		out, errOut, _ := run(secrets, args...)
+		for _, v := range secrets {
+			if strings.Contains(out+errOut, v) {
+				t.Errorf("%v prints the secret %q:\n%s%s", args, v, out, errOut)
+			}
+		}
+	}
 	// A subcommand's -h lists its flags and succeeds without a token.
 	out, _, err := run(nil, "snooze", "-h")
 	if err != nil || !strings.Contains(out, "-until") || !strings.Contains(out, "-for") || !strings.Contains(out, "-command-id") {

@@ -49,7 +49,7 @@ func (a *api) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.m.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("POST /v1/commands/{name}", a.command)
+	mux.HandleFunc("POST /v1/commands/{name}", a.authed(a.command))
 	mux.HandleFunc("GET /v1/tickets", a.inbox(a.tickets))
 	mux.HandleFunc("GET /v1/tickets/counts", a.inbox(a.counts))
 	mux.HandleFunc("GET /v1/tickets/{id}", a.inbox(a.ticket))
@@ -75,6 +75,7 @@ func (a *api) routes() http.Handler {
 // raw path, so ids do not explode the label set.
 func (a *api) observe(next *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setSecurityHeaders(w.Header(), r.URL.Path)
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		r.Body = http.MaxBytesReader(sw, r.Body, maxRequestBytes)
 		next.ServeHTTP(sw, r)
@@ -84,6 +85,24 @@ func (a *api) observe(next *http.ServeMux) http.Handler {
 		}
 		a.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
 	})
+}
+
+// pagePolicy is the web inbox's Content-Security-Policy: the page loads
+// its own script and stylesheet and calls its own API, nothing inline and
+// no other origin, and no one may frame it.
+const pagePolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// setSecurityHeaders sets what every answer carries. API answers hold
+// customers' text, which R6 erases: no browser or proxy may keep a copy.
+func setSecurityHeaders(h http.Header, path string) {
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", pagePolicy)
+	if strings.HasPrefix(path, "/v1/") {
+		h.Set("Cache-Control", "no-store")
+	}
 }
 
 type statusWriter struct {
@@ -111,11 +130,19 @@ func (a *api) authed(h authedHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok && r.Header.Get("Authorization") != "" {
+			if r.ContentLength != 0 {
+				w.Header().Set("Connection", "close")
+			}
 			writeError(w, domain.Errorf(domain.EUnauthenticated, "the Authorization header must be \"Bearer <token>\""))
 			return
 		}
 		user, err := a.m.Engine.Authenticate(r.Context(), strings.TrimSpace(token))
 		if err != nil {
+			if r.ContentLength != 0 {
+				// Answer now and close, rather than read (or wait for) a
+				// body nobody will use to keep the connection.
+				w.Header().Set("Connection", "close")
+			}
 			writeError(w, err)
 			return
 		}
@@ -147,7 +174,7 @@ func (a *api) waitMinPosition(r *http.Request) error {
 	}
 	pos, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		return domain.Errorf(domain.EInvalid, "min_position must be a non-negative integer, got %q", s)
+		return domain.Errorf(domain.EInvalid, "min_position must be a non-negative integer, got %s", domain.QuoteShort(s))
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()

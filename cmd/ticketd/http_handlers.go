@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -16,8 +15,10 @@ import (
 )
 
 // command serves POST /v1/commands/{name}: the same handling, and the same
-// reply, as a NATS request on tickets.cmd.<name>.
-func (a *api) command(w http.ResponseWriter, r *http.Request) {
+// reply, as a NATS request on tickets.cmd.<name>. The caller is
+// authenticated before the body is read, so that no one without a token
+// holds a connection by sending a body slowly.
+func (a *api) command(w http.ResponseWriter, r *http.Request, user domain.User) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -28,7 +29,7 @@ func (a *api) command(w http.ResponseWriter, r *http.Request) {
 		writeError(w, domain.Errorf(domain.EInvalid, "could not read the command body"))
 		return
 	}
-	res, err := a.m.Engine.Handle(r.Context(), r.Header.Get("Authorization"), r.PathValue("name"), body)
+	res, err := a.m.Engine.HandleAs(r.Context(), user, r.PathValue("name"), body)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -48,20 +49,20 @@ func (a *api) tickets(w http.ResponseWriter, r *http.Request, user domain.User) 
 	switch tq.View {
 	case "all", "mine", "unassigned":
 	default:
-		writeError(w, domain.Errorf(domain.EInvalid, "view must be all, mine or unassigned, got %q", tq.View))
+		writeError(w, domain.Errorf(domain.EInvalid, "view must be all, mine or unassigned, got %s", domain.QuoteShort(tq.View)))
 		return
 	}
 	switch tq.Status {
 	case "open", "snoozed", "closed":
 	default:
-		writeError(w, domain.Errorf(domain.EInvalid, "status must be open, snoozed or closed, got %q", tq.Status))
+		writeError(w, domain.Errorf(domain.EInvalid, "status must be open, snoozed or closed, got %s", domain.QuoteShort(tq.Status)))
 		return
 	}
 	tq.Limit = 50
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 500 {
-			writeError(w, domain.Errorf(domain.EInvalid, "limit must be 1-500, got %q", s))
+			writeError(w, domain.Errorf(domain.EInvalid, "limit must be 1-500, got %s", domain.QuoteShort(s)))
 			return
 		}
 		tq.Limit = n
@@ -240,7 +241,7 @@ func (a *api) advanceClock(w http.ResponseWriter, r *http.Request, user domain.U
 	}
 	d, err := time.ParseDuration(in.Duration)
 	if err != nil || d < 0 {
-		writeError(w, domain.Errorf(domain.EInvalid, "duration must be a non-negative Go duration such as 73h, got %q", in.Duration))
+		writeError(w, domain.Errorf(domain.EInvalid, "duration must be a non-negative Go duration such as 73h, got %s", domain.QuoteShort(in.Duration)))
 		return
 	}
 	now := a.m.Clock.Advance(d)
@@ -260,12 +261,15 @@ func (a *api) advanceClock(w http.ResponseWriter, r *http.Request, user domain.U
 }
 
 func decodeBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return domain.Errorf(domain.EInvalid, "malformed JSON body: %v", err)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return domain.Errorf(domain.EInvalid, "body is over %d bytes", tooBig.Limit)
+		}
+		return domain.Errorf(domain.EInvalid, "could not read the body")
 	}
-	return nil
+	return domain.DecodeBody(body, v)
 }
 
 // queryError turns a views error into the API's: a missing row is

@@ -298,7 +298,10 @@ func (m *Main) serveHTTP() error {
 		return fmt.Errorf("listen %s: %w", m.Config.HTTPAddr, err)
 	}
 	m.httpAddr = ln.Addr().String()
-	m.http = &http.Server{Handler: newAPI(m).routes(), ReadHeaderTimeout: 10 * time.Second}
+	// Every phase of a request is bounded: a client cannot hold a
+	// connection by sending slowly, nor keep an idle one forever.
+	m.http = &http.Server{Handler: newAPI(m).routes(), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() { _ = m.http.Serve(ln) }()
 	if m.Server != nil {
 		fmt.Fprintf(m.Stdout, "ticketd: embedded NATS at %s; commands on %s<name>\n", m.Server.ClientURL(), natsapi.CommandSubjectPrefix)

@@ -60,7 +60,42 @@ func StartCluster(tb testing.TB, n int) *Cluster {
 		_, err := js.AccountInfo(ctx)
 		return err == nil
 	})
+	// A meta leader is not enough: until it has heard from every peer it
+	// places a replicated stream nowhere ("no suitable peers for
+	// placement"). Ready means every peer current and a stream of n
+	// replicas placed.
+	WaitFor(tb, 30*time.Second, "every JetStream peer current", c.peersCurrent)
+	WaitFor(tb, 30*time.Second, "a stream of every peer placed", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "TB_PLACEMENT_PROBE", Subjects: []string{"tb.placement.probe"},
+			Storage: jetstream.MemoryStorage, Replicas: n}); err != nil {
+			return false
+		}
+		return js.DeleteStream(ctx, "TB_PLACEMENT_PROBE") == nil
+	})
 	return c
+}
+
+// peersCurrent reports whether the meta leader counts every other server
+// as a current, online peer.
+func (c *Cluster) peersCurrent() bool {
+	for _, s := range c.Servers {
+		if !s.JetStreamIsLeader() {
+			continue
+		}
+		jsz, err := s.Jsz(nil)
+		if err != nil || jsz.Meta == nil || len(jsz.Meta.Replicas) != len(c.Servers)-1 {
+			return false
+		}
+		for _, r := range jsz.Meta.Replicas {
+			if !r.Current || r.Offline {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // Start starts server i (again, after Stop) on its ports and store, and
