@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -48,6 +49,7 @@ func TestWebInbox(t *testing.T) {
 	m := MustRunMain(t, t.TempDir())
 	c := &client{tb: t, m: m, token: ownerToken}
 	base := "http://" + m.HTTPAddr()
+	profileDir := t.TempDir() // the browser's profile: its disk cache among it
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(browser),
@@ -58,7 +60,7 @@ func TestWebInbox(t *testing.T) {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profileDir),
 		chromedp.WindowSize(1280, 800),
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -207,4 +209,35 @@ func TestWebInbox(t *testing.T) {
 	}
 	step("forbidden role", click("#signout"), visible("#token"), chromedp.SetValue(chromedp.CSS("#token"), analyst.Token),
 		click("#signin-btn"), textHas("#signin-error", "your role cannot read the inbox"))
+
+	// R6 reaches the browser: once it has closed (writing out what it
+	// keeps), no file of its profile, disk cache included, holds the text
+	// of the blocked customer's message, which the page showed before.
+	if err := chromedp.Cancel(ctx); err != nil {
+		t.Fatalf("close chromium: %v", err)
+	}
+	if files := browserFilesHolding(t, profileDir, "Hello from Alice"); len(files) > 0 {
+		t.Errorf("after the block, the browser's profile still holds the erased text in %v", files)
+	}
+}
+
+// browserFilesHolding lists the files under dir whose bytes contain text.
+func browserFilesHolding(t *testing.T, dir, text string) []string {
+	t.Helper()
+	var found []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !d.Type().IsRegular() {
+			return nil // sockets, locks and files gone meanwhile
+		}
+		b, err := os.ReadFile(path)
+		if err == nil && bytes.Contains(b, []byte(text)) {
+			rel, _ := filepath.Rel(dir, path)
+			found = append(found, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
 }
