@@ -220,16 +220,23 @@ func (lg *loadGen) resendAll(todo []resendResult, deadline time.Time) {
 	wg.Wait()
 }
 
+// minPageAttempts is how many times a page of the log is asked for at
+// least before the read back gives up.
+const minPageAttempts = 3
+
 // readPage reads one page of the log. A cluster that is electing a leader
 // or catching a replica up may answer unavailable for a while, as with
-// resends: the page is asked again until -confirm-for runs out.
+// resends: the page is asked again until -confirm-for runs out, and at
+// least minPageAttempts times, since one answer can itself take as long
+// as -confirm-for (a read cut by a node's loss waits out its timeout).
 func (lg *loadGen) readPage(q url.Values, p *logPage) error {
 	deadline := time.Now().Add(lg.confirmFor)
 	wait := 100 * time.Millisecond
-	for {
+	for attempt := 1; ; attempt++ {
 		_, err := lg.r.call("GET", "/v1/log", q, nil, p)
 		var apiErr *APIError
-		if err == nil || !errors.As(err, &apiErr) || apiErr.Code != "unavailable" || time.Now().Add(wait).After(deadline) {
+		if err == nil || !errors.As(err, &apiErr) || apiErr.Code != "unavailable" ||
+			attempt >= minPageAttempts && time.Now().Add(wait).After(deadline) {
 			return err
 		}
 		select {
