@@ -15,7 +15,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/ticketbus/ticketbus/eventstore"
 	"github.com/ticketbus/ticketbus/natsapi"
 )
 
@@ -29,22 +28,11 @@ import (
 // BENCH_STAGING=disk stages them on disk, BENCH_WORKERS sets the commit
 // workers.
 //
-//	go test -run '^$' -bench BenchmarkDurableCommands -benchtime 30000x ./eventstore/
+//	go test -run '^$' -bench BenchmarkDurableCommands -benchtime 30000x ./engine/
 func BenchmarkDurableCommands(b *testing.B) {
 	e := newEnv(b)
 	if w := os.Getenv("BENCH_WORKERS"); w != "" {
 		e.logCfg.Workers, _ = strconv.Atoi(w)
-	}
-	if os.Getenv("BENCH_STAGING") == "disk" {
-		// ticketd -batch-staging disk: the server again, staging beside
-		// the stream, and plain publishes for groups of up to 16.
-		e.srv.Shutdown()
-		srv, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: e.dir, Port: e.port})
-		if err != nil {
-			b.Fatal(err)
-		}
-		e.srv = srv
-		e.logCfg.PlainMax = eventstore.DiskStagingPlainMax
 	}
 	var batches, batched atomic.Int64
 	e.logCfg.OnBatch = func(requests, _ int, _ time.Duration) {

@@ -69,7 +69,7 @@ func newEnv(t testing.TB) *env {
 
 func (e *env) startServer() {
 	e.t.Helper()
-	srv, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: e.dir, Port: e.port, StagingDir: eventstore.MemoryStagingDir(e.dir)})
+	srv, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: e.dir, Port: e.port})
 	if err != nil {
 		e.t.Fatalf("open server: %v", err)
 	}
@@ -148,9 +148,6 @@ func (e *env) startEngine() *engineHandle {
 	l, err := eventstore.OpenLog(ctx, nc, e.logCfg)
 	if err != nil {
 		e.t.Fatalf("open log: %v", err)
-	}
-	if err := e.srv.StageBatches(); err != nil {
-		e.t.Fatalf("stage batches: %v", err)
 	}
 	reg := prometheus.NewRegistry()
 	cfg := engine.Config{

@@ -100,18 +100,13 @@ func BenchmarkReadRange(b *testing.B) {
 }
 
 // BenchmarkBatchSize measures what one atomic batch costs by its size,
-// with the server staging batches on disk and in memory: each iteration
+// each iteration
 // appends one call of n records, on n fresh subjects, so it goes out as
 // exactly one batch (one record: one plain publish).
 //
 //	go test -run '^$' -bench BenchmarkBatchSize -benchtime 20x ./eventstore/
 func BenchmarkBatchSize(b *testing.B) {
-	b.Run("staging=disk", func(b *testing.B) {
-		benchBatchSize(b, eventstoretest.MustOpenDiskStagingServer(b))
-	})
-	b.Run("staging=memory", func(b *testing.B) {
-		benchBatchSize(b, eventstoretest.MustOpenServer(b))
-	})
+	benchBatchSize(b, eventstoretest.MustOpenServer(b))
 }
 
 func benchBatchSize(b *testing.B, srv *eventstore.Server) {

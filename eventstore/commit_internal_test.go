@@ -223,10 +223,10 @@ func TestPlainMax(t *testing.T) {
 		calls, plainMax int
 		batched         bool
 	}{
-		{2, 0, false}, // the default, 2
-		{3, 0, true},
-		{3, DiskStagingPlainMax, false},
-		{17, DiskStagingPlainMax, true},
+		{16, 0, false}, // the default, 16
+		{17, 0, true},
+		{2, 2, false},
+		{3, 2, true},
 	} {
 		t.Run(fmt.Sprintf("calls=%d/plainMax=%d", c.calls, c.plainMax), func(t *testing.T) {
 			t.Parallel()

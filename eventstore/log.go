@@ -28,9 +28,9 @@ const (
 	// serverMaxBatch is the server's limit on messages in one atomic batch.
 	serverMaxBatch = 1000
 
-	// DiskStagingPlainMax is LogConfig.PlainMax for a server that stages
-	// batches on disk (docs/performance.md, BenchmarkBatchSize).
-	DiskStagingPlainMax = 16
+	// defaultPlainMax is LogConfig.PlainMax's default (docs/performance.md,
+	// BenchmarkBatchSize).
+	defaultPlainMax = 16
 )
 
 // LogConfig configures a Log. Zero values take the defaults.
@@ -42,10 +42,8 @@ type LogConfig struct {
 	// PlainMax is the largest group of one-record appends sent as plain
 	// publishes in flight together, each with its own fsync, rather than
 	// as one atomic batch. A batch has a fixed cost: the server stages it
-	// in a store of its own, created and removed per batch. With staging
-	// on tmpfs that is less than two fsyncs, so the default is 2. With
-	// staging on an ext4 disk it is 5-15 ms, as much as ten to twenty
-	// fsyncs: use DiskStagingPlainMax there.
+	// in a store of its own, created and removed per batch, 5-15 ms on an
+	// ext4 disk, as much as ten to twenty fsyncs. Default 16.
 	PlainMax int
 	// PublishTimeout bounds the wait for a commit's acknowledgement and for
 	// each answer while reading. Default 5s.
@@ -66,7 +64,7 @@ func (c *LogConfig) setDefaults() error {
 		c.MaxBatch = 500
 	}
 	if c.PlainMax <= 0 {
-		c.PlainMax = 2
+		c.PlainMax = defaultPlainMax
 	}
 	if c.MaxBatch > serverMaxBatch {
 		return fmt.Errorf("%w: MaxBatch %d above the server limit %d", ErrInvalid, c.MaxBatch, serverMaxBatch)
@@ -151,10 +149,8 @@ func OpenLog(ctx context.Context, nc *nats.Conn, cfg LogConfig) (*Log, error) {
 	if l.commit, err = newCommitter(nc, cfg, eventsSubjectPrefix); err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
-	// The keys stream stages its batches on disk (only the events' staging
-	// can move to memory): small groups go as plain publishes in flight.
 	keyCfg := cfg
-	keyCfg.OnBatch, keyCfg.PlainMax = nil, DiskStagingPlainMax
+	keyCfg.OnBatch = nil
 	if l.keyCommit, err = newCommitter(nc, keyCfg, keysSubjectPrefix); err != nil {
 		l.commit.close()
 		return nil, fmt.Errorf("open log: %w", err)

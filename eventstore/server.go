@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"time"
 
@@ -51,10 +50,6 @@ type ServerConfig struct {
 	StoreDir string // JetStream file store directory
 	Host     string // default "127.0.0.1"
 	Port     int    // default 4222; -1 = random (tests)
-	// StagingDir, when set, is where the server stages the atomic batches
-	// of the event stream before their commit, instead of beside the
-	// stream; see staging.go. Meant for tmpfs, such as MemoryStagingDir.
-	StagingDir string
 
 	// enginePassword pins the engine's password; only tests that restart a
 	// server under a live connection need it, everything else gets a fresh
@@ -196,12 +191,7 @@ func (s *Server) Restart() error {
 }
 
 // Shutdown stops the server gracefully and waits until it has stopped.
-// An empty staging directory is removed with it; one that still holds a
-// batch is left for the next start to repair from.
 func (s *Server) Shutdown() {
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
-	if s.cfg.StagingDir != "" {
-		_ = os.Remove(s.cfg.StagingDir)
-	}
 }

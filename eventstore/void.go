@@ -13,9 +13,9 @@ import (
 )
 
 // A single-replica stream stages each atomic batch in a store of its own
-// and, at the commit, copies it into the stream and fsyncs once. When that
-// staging store lives in memory (ServerConfig.StagingDir on tmpfs), a power
-// loss in the middle of a commit can leave the first part of a batch in the
+// and, at the commit, copies it into the stream and fsyncs once. Earlier
+// versions kept that staging store in memory (tmpfs), where a power loss
+// in the middle of a commit could leave the first part of a batch in the
 // stream with nothing to complete it from: a batch whose commit never came.
 // No writer was told it succeeded, but the stream refuses deletes, so its
 // messages stay. The embedded server finds such a batch when it starts

@@ -16,8 +16,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/ticketbus/ticketbus/eventstore"
 )
 
 // startupDeadline bounds how long ticketd may take to print its HTTP
@@ -171,8 +169,6 @@ func startTicketd(ctx context.Context, t *testing.T, bin, token string) string {
 func startTicketdIn(ctx context.Context, t *testing.T, bin, token, dataDir string, extra ...string) (string, *exec.Cmd) {
 	t.Helper()
 	args := append([]string{"-data-dir", dataDir, "-http", "127.0.0.1:0", "-nats-listen", "127.0.0.1:0", "-test-clock"}, extra...)
-	// A killed engine leaves its batch staging on tmpfs, as a crash must.
-	t.Cleanup(func() { _ = os.RemoveAll(eventstore.MemoryStagingDir(filepath.Join(dataDir, "nats"))) })
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), "TICKETD_BOOTSTRAP_TOKEN="+token)
 	var stderr lockedBuffer

@@ -81,9 +81,6 @@ type Config struct {
 	// DebugAddr, when set, serves Go's profiler there (debug.go).
 	DebugAddr      string
 	BootstrapToken string
-	// BatchStaging is where the embedded server stages atomic batches:
-	// "memory" (tmpfs, the default where there is one) or "disk".
-	BatchStaging string
 }
 
 // Main is the program, built so that tests run it in-process.
@@ -163,11 +160,6 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		"profiles the engine keeps in memory; others are read from the log when a command needs them")
 	fs.DurationVar(&c.ErasureInterval, "erasure-interval", erasureInterval,
 		"how often to look for keyrings to rotate and erasures to confirm; a block starts it at once")
-	if c.BatchStaging == "" {
-		c.BatchStaging = "memory"
-	}
-	fs.StringVar(&c.BatchStaging, "batch-staging", env("BATCH_STAGING", c.BatchStaging),
-		`where the embedded server stages atomic batches before their commit: "memory" (tmpfs, falls back to disk without one) or "disk"`)
 	c.BootstrapToken = getenv("TICKETD_BOOTSTRAP_TOKEN")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -179,9 +171,6 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	if !set["nats-password"] {
 		c.NATSPassword = env("NATS_PASSWORD", c.NATSPassword)
-	}
-	if c.BatchStaging != "memory" && c.BatchStaging != "disk" {
-		return fmt.Errorf(`-batch-staging must be "memory" or "disk", got %q`, c.BatchStaging)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
@@ -200,20 +189,11 @@ func (m *Main) Run(ctx context.Context) error {
 	metrics := engine.NewMetrics(m.Registry)
 	var err error
 	logCfg := eventstore.LogConfig{Replicas: m.Config.Replicas, OnBatch: metrics.OnBatch}
-	if m.Server != nil && !m.Server.StagesInMemory() {
-		logCfg.PlainMax = eventstore.DiskStagingPlainMax
-	}
 	m.Log, err = eventstore.OpenLog(ctx, m.NC, logCfg)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
 	}
 	if m.Server != nil {
-		// The stream exists now, on a first start too.
-		if err := m.Server.StageBatches(); errors.Is(err, eventstore.ErrStagingRefused) {
-			m.Logger.Warn("batch staging stays on disk", "err", err)
-		} else if err != nil {
-			return err
-		}
 		if v := m.Server.UncommittedBatch(); v[0] != 0 {
 			m.Logger.Warn("voided a batch whose commit never came (power loss during a commit); it was never acknowledged",
 				"first_position", v[0], "last_position", v[1])

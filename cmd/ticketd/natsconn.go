@@ -157,12 +157,7 @@ func (m *Main) openServer() error {
 		port = -1
 	}
 	store := filepath.Join(m.Config.DataDir, "nats")
-	staging := ""
-	if m.Config.BatchStaging == "memory" {
-		staging = eventstore.MemoryStagingDir(store)
-	}
-	m.Server, err = eventstore.OpenServer(eventstore.ServerConfig{
-		StoreDir: store, Host: host, Port: port, StagingDir: staging})
+	m.Server, err = eventstore.OpenServer(eventstore.ServerConfig{StoreDir: store, Host: host, Port: port})
 	if err != nil {
 		return fmt.Errorf("start embedded NATS: %w", err)
 	}

@@ -18,7 +18,7 @@ func TestVoidPositionsAfterPowerLoss(t *testing.T) {
 	t.Parallel()
 	dataDir := t.TempDir()
 	store := filepath.Join(dataDir, "nats")
-	srv, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: store, Port: -1, StagingDir: eventstore.MemoryStagingDir(store)})
+	srv, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: store, Port: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

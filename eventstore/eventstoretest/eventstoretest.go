@@ -11,19 +11,11 @@ import (
 )
 
 // MustOpenServer starts an embedded server on a random port with its store
-// in a temporary directory, staging batches in memory as ticketd does by
-// default, and shuts it down when the test ends.
+// in a temporary directory, and shuts it down when the test ends.
 func MustOpenServer(tb testing.TB) *eventstore.Server {
 	tb.Helper()
 	dir := tb.TempDir()
-	return mustOpen(tb, eventstore.ServerConfig{StoreDir: dir, Port: -1, StagingDir: eventstore.MemoryStagingDir(dir)})
-}
-
-// MustOpenDiskStagingServer is MustOpenServer with batches staged on disk
-// beside the stream.
-func MustOpenDiskStagingServer(tb testing.TB) *eventstore.Server {
-	tb.Helper()
-	return mustOpen(tb, eventstore.ServerConfig{StoreDir: tb.TempDir(), Port: -1})
+	return mustOpen(tb, eventstore.ServerConfig{StoreDir: dir, Port: -1})
 }
 
 func mustOpen(tb testing.TB, cfg eventstore.ServerConfig) *eventstore.Server {
@@ -56,9 +48,6 @@ func MustOpenLog(tb testing.TB, srv *eventstore.Server, cfg eventstore.LogConfig
 	l, err := eventstore.OpenLog(ctx, nc, cfg)
 	if err != nil {
 		tb.Fatalf("open log: %v", err)
-	}
-	if err := srv.StageBatches(); err != nil {
-		tb.Fatalf("stage batches: %v", err)
 	}
 	tb.Cleanup(l.Close)
 	return l
