@@ -14,17 +14,15 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/ticketbus/ticketbus/natsauth"
 )
 
 // natsConf is the cluster configuration operators are given, used as is.
 const natsConf = "../docs/cluster/nats-server.conf"
 
-// The users of docs/cluster/nats-server.conf.
-const (
-	engineUser     = "ticketd"
-	gatewayUser    = "gateway"
-	agentToolsUser = "agent_tools"
-)
+// engineUser is the one user of docs/cluster/nats-server.conf; every
+// other client logs in through ticketd's auth callout.
+const engineUser = "ticketd"
 
 // natsReady is the line nats-server logs once it takes clients.
 var natsReady = regexp.MustCompile(`Server is ready`)
@@ -44,6 +42,9 @@ type natsCluster struct {
 	bin       string
 	nodes     []*natsNode
 	passwords map[string]string // by user
+	// The callout's key pair: the public key for the servers, the seed
+	// for ticketd, as `ticketctl callout-key` prints them.
+	calloutIssuer, calloutSeed string
 }
 
 // startNATSCluster starts the three servers and waits until JetStream has
@@ -51,9 +52,8 @@ type natsCluster struct {
 func startNATSCluster(t *testing.T, bin string) *natsCluster {
 	t.Helper()
 	c := &natsCluster{bin: bin, passwords: map[string]string{}}
-	for _, u := range []string{engineUser, gatewayUser, agentToolsUser} {
-		c.passwords[u] = randomHex(12)
-	}
+	c.passwords[engineUser] = randomHex(12)
+	c.calloutIssuer, c.calloutSeed = calloutKey(t)
 	ports := freePorts(t, 6)
 	for i := range 3 {
 		c.nodes = append(c.nodes, &natsNode{name: fmt.Sprintf("n%d", i+1),
@@ -66,6 +66,19 @@ func startNATSCluster(t *testing.T, bin string) *natsCluster {
 	return c
 }
 
+// calloutKey is a fresh key pair for the auth callout, as `ticketctl
+// callout-key` makes it.
+func calloutKey(t *testing.T) (issuer, seed string) {
+	t.Helper()
+	kp, err := natsauth.NewIssuer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	s, _ := kp.Seed()
+	return pub, string(s)
+}
+
 // env is node i's environment for natsConf.
 func (c *natsCluster) env(i int) []string {
 	n := c.nodes[i]
@@ -75,8 +88,7 @@ func (c *natsCluster) env(i int) []string {
 		fmt.Sprintf("NATS_CLUSTER_LISTEN=127.0.0.1:%d", n.clusterPort),
 		"NATS_STORE_DIR=" + n.storeDir,
 		"TICKETD_NATS_PASSWORD=" + c.passwords[engineUser],
-		"GATEWAY_NATS_PASSWORD=" + c.passwords[gatewayUser],
-		"AGENT_TOOLS_NATS_PASSWORD=" + c.passwords[agentToolsUser],
+		"NATS_CALLOUT_ISSUER=" + c.calloutIssuer,
 	}
 	// Every node lists all three routes, its own included, as operators
 	// are told to.

@@ -40,12 +40,11 @@ type loadPlan struct {
 }
 
 // startLoad runs ticketctl load with its bookkeeping against engine td,
-// its commands over the cluster as the agent tools user, through the
+// its commands over the cluster logged in with the API token, through the
 // queue group to every engine.
 func startLoad(t *testing.T, bin string, c *natsCluster, td *ticketd, token string, plan loadPlan) *loadRun {
 	t.Helper()
-	env := []string{"TICKETCTL_SERVER=" + td.url, "TICKETCTL_TOKEN=" + token,
-		"TICKETCTL_NATS_USER=" + agentToolsUser, "TICKETCTL_NATS_PASSWORD=" + c.passwords[agentToolsUser]}
+	env := []string{"TICKETCTL_SERVER=" + td.url, "TICKETCTL_TOKEN=" + token}
 	p := startProc(t, "ticketctl load", env, bin, "-json", "load", "-nats-url", c.PlainURLs(),
 		"-producers", strconv.Itoa(plan.producers), "-duration", plan.duration.String(),
 		"-profiles", strconv.Itoa(plan.profiles), "-mix", plan.mix)

@@ -22,11 +22,12 @@ type ticketd struct {
 }
 
 // ticketdNATS is how ticketd logs in to the cluster, as docs/operations.md
-// recommends: the plain URL list, and the credentials in the environment,
-// which apply to every server of the list.
+// recommends: the plain URL list, and the credentials and the callout's
+// seed in the environment, which apply to every server of the list.
 func ticketdNATS(c *natsCluster) (args, env []string) {
 	return []string{"-nats-url", c.PlainURLs()},
-		[]string{"TICKETD_NATS_USER=" + engineUser, "TICKETD_NATS_PASSWORD=" + c.passwords[engineUser]}
+		[]string{"TICKETD_NATS_USER=" + engineUser, "TICKETD_NATS_PASSWORD=" + c.passwords[engineUser],
+			"TICKETD_NATS_CALLOUT_SEED=" + c.calloutSeed}
 }
 
 // startTicketd starts an engine on the cluster, with three replicas and a

@@ -39,23 +39,19 @@ func nullable(s string) *string {
 	return &s
 }
 
-// Handle authenticates, decodes and runs one command, whatever transport
-// it came by. It never panics on bad input: everything malformed is an
-// invalid_argument error.
-func (e *Engine) Handle(ctx context.Context, authorization, name string, body []byte) (Result, error) {
+// AuthenticateHeader authenticates an Authorization header's value,
+// "Bearer <token>".
+func (e *Engine) AuthenticateHeader(ctx context.Context, authorization string) (domain.User, error) {
 	token, ok := strings.CutPrefix(strings.TrimSpace(authorization), "Bearer ")
 	if !ok && authorization != "" {
-		return Result{}, domain.Errorf(domain.EUnauthenticated, "the Authorization header must be \"Bearer <token>\"")
+		return domain.User{}, domain.Errorf(domain.EUnauthenticated, "the Authorization header must be \"Bearer <token>\"")
 	}
-	user, err := e.Authenticate(ctx, strings.TrimSpace(token))
-	if err != nil {
-		return Result{}, err
-	}
-	return e.HandleAs(ctx, user, name, body)
+	return e.Authenticate(ctx, strings.TrimSpace(token))
 }
 
-// HandleAs is Handle for a caller already authenticated: the transport
-// that authenticates before it reads a body (HTTP) comes in here.
+// HandleAs decodes and runs one command of an authenticated caller,
+// whatever transport it came by. It never panics on bad input: everything
+// malformed is an invalid_argument error.
 func (e *Engine) HandleAs(ctx context.Context, user domain.User, name string, body []byte) (Result, error) {
 	perm, known := domain.CommandPermission(name)
 	if !known {

@@ -12,26 +12,30 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/ticketbus/ticketbus/domain"
 	"github.com/ticketbus/ticketbus/engine"
 	"github.com/ticketbus/ticketbus/eventstore"
 	"github.com/ticketbus/ticketbus/eventstore/eventstoretest"
+	"github.com/ticketbus/ticketbus/internal/metrictest"
 	"github.com/ticketbus/ticketbus/natsapi"
+	"github.com/ticketbus/ticketbus/natsauth"
 )
 
 // env is one embedded server with its store directory.
 type env struct {
-	t        testing.TB
-	dir      string
-	port     int
-	srv      *eventstore.Server
-	clock    *engine.ManualClock
-	logCfg   eventstore.LogConfig
-	owner    string // the bootstrap owner's token
-	ownerID  string
-	engines  []*engineHandle
-	clientNC *nats.Conn
+	t       testing.TB
+	dir     string
+	port    int
+	srv     *eventstore.Server
+	clock   *engine.ManualClock
+	logCfg  eventstore.LogConfig
+	owner   string // the bootstrap owner's token
+	ownerID string
+	engines []*engineHandle
+	clients map[string]*nats.Conn // producers' connections, by token
+	issuer  nkeys.KeyPair         // signs the producers' logins
 	// engineCfg, when set, adjusts the configuration of the engines
 	// startEngine starts.
 	engineCfg func(*engine.Config)
@@ -51,14 +55,19 @@ func freePort(tb testing.TB) int {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), port: freePort(t), clock: engine.NewManualClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))}
+	e := &env{t: t, dir: t.TempDir(), port: freePort(t), clock: engine.NewManualClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)),
+		clients: map[string]*nats.Conn{}}
+	var err error
+	if e.issuer, err = natsauth.NewIssuer(); err != nil {
+		t.Fatal(err)
+	}
 	e.startServer()
 	t.Cleanup(func() {
 		for _, h := range e.engines {
 			h.stop()
 		}
-		if e.clientNC != nil {
-			e.clientNC.Close()
+		for _, nc := range e.clients {
+			nc.Close()
 		}
 		if e.srv != nil {
 			e.srv.Shutdown()
@@ -69,24 +78,38 @@ func newEnv(t testing.TB) *env {
 
 func (e *env) startServer() {
 	e.t.Helper()
-	srv, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: e.dir, Port: e.port})
+	pub, _ := e.issuer.PublicKey()
+	srv, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: e.dir, Port: e.port, CalloutIssuer: pub})
 	if err != nil {
 		e.t.Fatalf("open server: %v", err)
 	}
 	e.srv = srv
 }
 
-// client returns an anonymous connection, as a producer has.
+// client returns the owner's producer connection.
 func (e *env) client() *nats.Conn {
 	e.t.Helper()
-	if e.clientNC == nil {
-		nc, err := nats.Connect(e.srv.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-		if err != nil {
-			e.t.Fatalf("client connect: %v", err)
-		}
-		e.clientNC = nc
+	return e.clientAs(e.owner)
+}
+
+// clientAs returns a connection of token's user, as a producer makes it:
+// logged in with the token, on the user's inbox prefix.
+func (e *env) clientAs(token string) *nats.Conn {
+	e.t.Helper()
+	if nc := e.clients[token]; nc != nil {
+		return nc
 	}
-	return e.clientNC
+	user, err := e.engines[0].engine.Authenticate(context.Background(), token)
+	if err != nil {
+		e.t.Fatalf("client of an unknown token: %v", err)
+	}
+	nc, err := nats.Connect(e.srv.ClientURL(), nats.Token(token), nats.CustomInboxPrefix(natsapi.InboxPrefix(user.ID)),
+		nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		e.t.Fatalf("client connect: %v", err)
+	}
+	e.clients[token] = nc
+	return nc
 }
 
 // engineHandle is one running engine instance with its command server.
@@ -96,6 +119,7 @@ type engineHandle struct {
 	log     *eventstore.Log
 	engine  *engine.Engine
 	cmds    *natsapi.CommandServer
+	logins  *natsauth.Responder
 	reg     *prometheus.Registry
 	stopped bool
 }
@@ -108,19 +132,14 @@ func (h *engineHandle) commandsHandled(t testing.TB) float64 {
 // metric sums the values of one of this instance's metrics.
 func (h *engineHandle) metric(t testing.TB, name string) float64 {
 	t.Helper()
-	mfs, err := h.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n float64
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				n += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-			}
-		}
-	}
-	return n
+	return metrictest.Sum(t, h.reg, name)
+}
+
+// labelled is the value of one of this instance's metrics with the given
+// label.
+func (h *engineHandle) labelled(t testing.TB, name, label, value string) float64 {
+	t.Helper()
+	return metrictest.Sum(t, h.reg, name, label, value)
 }
 
 func (h *engineHandle) stop() {
@@ -129,6 +148,7 @@ func (h *engineHandle) stop() {
 	}
 	h.stopped = true
 	h.cmds.Drain()
+	_ = h.logins.Close()
 	h.engine.Close()
 	h.log.Close()
 	h.cmdNC.Close()
@@ -176,12 +196,16 @@ func (e *env) startEngine() *engineHandle {
 	if err != nil {
 		e.t.Fatalf("serve commands: %v", err)
 	}
+	logins, err := natsapi.ServeLogins(eng, cmdNC, e.issuer)
+	if err != nil {
+		e.t.Fatalf("serve logins: %v", err)
+	}
 	// A flush makes sure the server has the subscription before any
 	// request is sent.
 	if err := cmdNC.Flush(); err != nil {
 		e.t.Fatal(err)
 	}
-	h := &engineHandle{nc: nc, cmdNC: cmdNC, log: l, engine: eng, cmds: cmds, reg: reg}
+	h := &engineHandle{nc: nc, cmdNC: cmdNC, log: l, engine: eng, cmds: cmds, logins: logins, reg: reg}
 	e.engines = append(e.engines, h)
 	return h
 }

@@ -26,6 +26,7 @@ type Metrics struct {
 	indexPos     prometheus.Gauge
 	snapshots    prometheus.Counter
 	unanswerable *prometheus.CounterVec
+	logins       *prometheus.CounterVec
 }
 
 type erasureMetrics struct {
@@ -101,7 +102,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "ticketbus_commands_unanswerable_total",
 		Help: "Commands received without a reply subject the engine may answer, by reason; none is run.",
 	}, []string{"reason"})
-	reg.MustRegister(m.loaded, m.loadedRead, m.evicted, m.tailed, m.indexPos, m.snapshots, m.unanswerable)
+	m.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ticketbus_nats_logins_total",
+		Help: "NATS logins this instance answered (auth callout), by outcome: accepted or refused.",
+	}, []string{"outcome"})
+	reg.MustRegister(m.loaded, m.loadedRead, m.evicted, m.tailed, m.indexPos, m.snapshots, m.unanswerable, m.logins)
 	reg.MustRegister(m.commands, m.latency, m.appended, m.batchCalls, m.batchMsgs, m.wakeups, m.dropped,
 		m.erasure.pending, m.erasure.waiting, m.erasure.rotations, m.erasure.failures)
 	return m
@@ -191,6 +196,18 @@ func (m *Metrics) snapshotWritten() {
 	if m != nil {
 		m.snapshots.Inc()
 	}
+}
+
+// Login counts a NATS login answered: accepted, or refused.
+func (m *Metrics) Login(accepted bool) {
+	if m == nil {
+		return
+	}
+	outcome := "refused"
+	if accepted {
+		outcome = "accepted"
+	}
+	m.logins.WithLabelValues(outcome).Inc()
 }
 
 // Unanswerable counts a command a transport refused to run because it

@@ -128,6 +128,7 @@ func TestIndexAheadOfARestoredLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(e.dir + "-index") })
+	first := e.startEngine()
 	nc := e.client()
 	sendAll := func(h *engineHandle, prefix string) map[string]reply {
 		out := map[string]reply{}
@@ -145,7 +146,7 @@ func TestIndexAheadOfARestoredLog(t *testing.T) {
 		h.stop()
 		return out
 	}
-	kept := sendAll(e.startEngine(), "kept")
+	kept := sendAll(first, "kept")
 
 	backup := t.TempDir()
 	e.srv.Shutdown()

@@ -13,31 +13,15 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// Users known to the embedded server. The engine is the only writer; every
-// other client lands on the anonymous user and may only send commands.
-const (
-	engineUser = "engine"
-	anonUser   = "anon"
-
-	// engineInboxPrefix keeps the engine's reply subjects (JetStream acks,
-	// direct-get answers carrying event data) out of `_INBOX.>`, the only
-	// subjects anonymous clients may subscribe to.
-	engineInboxPrefix = EngineInboxPrefix
-
-	// CommandSubjects are the subjects anonymous clients may publish to.
-	CommandSubjects = "tickets.cmd.>"
-	// ClientInboxes are the subjects anonymous clients may subscribe to, so
-	// that they can receive replies to their commands. A responder must only
-	// answer a command whose reply subject starts with "_INBOX.": the reply is
-	// published with the engine's rights, so any other reply subject would let
-	// a client make the engine publish where the client itself may not.
-	ClientInboxes = "_INBOX.>"
-)
+// engineUser is the engine's user on the embedded server: the only writer,
+// and the one that answers the auth callout. Every other client logs in
+// through the callout, with the permissions ticketd gives its token.
+const engineUser = "engine"
 
 // EngineInboxPrefix is where the engine receives replies (JetStream acks,
-// direct gets of events and keys), outside the _INBOX.> that clients may
-// subscribe to. On a NATS server of one's own, give ticketd's user this
-// prefix and nobody else.
+// direct gets of events and keys), outside the _INBOX.> under which each
+// client has a prefix of its own. On a NATS server of one's own, give
+// ticketd's user this prefix and nobody else.
 const EngineInboxPrefix = "_TB_ENGINE"
 
 // ErrServer reports that the embedded server could not be started.
@@ -50,6 +34,10 @@ type ServerConfig struct {
 	StoreDir string // JetStream file store directory
 	Host     string // default "127.0.0.1"
 	Port     int    // default 4222; -1 = random (tests)
+	// CalloutIssuer is the public account key ("A...") that signs the
+	// logins of every client but the engine (NATS auth callout). Empty:
+	// no one but the engine may connect.
+	CalloutIssuer string
 
 	// enginePassword pins the engine's password; only tests that restart a
 	// server under a live connection need it, everything else gets a fresh
@@ -94,14 +82,10 @@ func OpenServer(cfg ServerConfig) (*Server, error) {
 		SyncAlways: true,
 		NoSigs:     true,
 		NoLog:      true,
-		Users: []*server.User{
-			{Username: engineUser, Password: password},
-			{Username: anonUser, Permissions: &server.Permissions{
-				Publish:   &server.SubjectPermission{Allow: []string{CommandSubjects}},
-				Subscribe: &server.SubjectPermission{Allow: []string{ClientInboxes}},
-			}},
-		},
-		NoAuthUser: anonUser,
+		Users:      []*server.User{{Username: engineUser, Password: password}},
+	}
+	if cfg.CalloutIssuer != "" {
+		opts.AuthCallout = &server.AuthCallout{Issuer: cfg.CalloutIssuer, AuthUsers: []string{engineUser}}
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -165,7 +149,7 @@ func (s *Server) EngineConnect(name string, opts ...nats.Option) (*nats.Conn, er
 	base := []nats.Option{
 		nats.Name(name),
 		nats.UserInfo(engineUser, s.password),
-		nats.CustomInboxPrefix(engineInboxPrefix),
+		nats.CustomInboxPrefix(EngineInboxPrefix),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(100 * time.Millisecond),
 	}

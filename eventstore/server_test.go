@@ -11,19 +11,58 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/ticketbus/ticketbus/eventstore"
 	"github.com/ticketbus/ticketbus/eventstore/eventstoretest"
+	"github.com/ticketbus/ticketbus/natsauth"
 )
 
-func anonConnect(t *testing.T, srv *eventstore.Server) (*nats.Conn, <-chan error) {
+// producerToken is the one token the tests' login callout accepts; it
+// gets what ticketd gives a producer: commands, and its own inbox prefix.
+const (
+	producerToken  = "producer-token"
+	producerPrefix = "_INBOX.producer"
+)
+
+// openServerWithLogins starts a server whose callout admits producerToken.
+func openServerWithLogins(t *testing.T) *eventstore.Server {
+	t.Helper()
+	issuer, err := natsauth.NewIssuer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := issuer.PublicKey()
+	srv, err := eventstore.OpenServer(eventstore.ServerConfig{StoreDir: t.TempDir(), Port: -1, CalloutIssuer: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := srv.EngineConnect("logins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	authorize := func(_ context.Context, token string) (natsauth.Permissions, error) {
+		if token != producerToken {
+			return natsauth.Permissions{}, errors.New("unknown token")
+		}
+		return natsauth.Permissions{Publish: []string{"tickets.cmd.>"}, Subscribe: []string{producerPrefix + ".>"}}, nil
+	}
+	if _, err := natsauth.Serve(nc, issuer, authorize, func(error) {}); err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+func producerConnect(t *testing.T, srv *eventstore.Server) (*nats.Conn, <-chan error) {
 	t.Helper()
 	errs := make(chan error, 16)
-	nc, err := nats.Connect(srv.ClientURL(), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-		select {
-		case errs <- err:
-		default:
-		}
-	}))
+	nc, err := nats.Connect(srv.ClientURL(), nats.Token(producerToken), nats.CustomInboxPrefix(producerPrefix),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			select {
+			case errs <- err:
+			default:
+			}
+		}))
 	if err != nil {
-		t.Fatalf("anonymous connect: %v", err)
+		t.Fatalf("producer connect: %v", err)
 	}
 	t.Cleanup(nc.Close)
 	return nc, errs
@@ -65,11 +104,43 @@ func TestEngineHasJetStream(t *testing.T) {
 	}
 }
 
-func TestAnonCannotTouchStreams(t *testing.T) {
+// TestWithoutATokenNoOneConnects: the engine is the only user the server
+// knows; everyone else logs in through the callout, and without a token
+// the callout refuses.
+func TestWithoutATokenNoOneConnects(t *testing.T) {
 	t.Parallel()
-	srv := eventstoretest.MustOpenServer(t)
+	for _, c := range []struct {
+		name string
+		srv  func(*testing.T) *eventstore.Server
+		opts []nats.Option
+	}{
+		{"no callout, no token", withoutLogins, nil},
+		{"no callout, a token", withoutLogins, []nats.Option{nats.Token(producerToken)}},
+		{"callout, no token", openServerWithLogins, nil},
+		{"callout, wrong token", openServerWithLogins, []nats.Option{nats.Token("guess")}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			srv := c.srv(t)
+			nc, err := nats.Connect(srv.ClientURL(), c.opts...)
+			if err == nil {
+				nc.Close()
+				t.Fatal("connected")
+			}
+			if !errors.Is(err, nats.ErrAuthorization) {
+				t.Fatalf("connect: %v, want an authorization error", err)
+			}
+		})
+	}
+}
+
+func withoutLogins(t *testing.T) *eventstore.Server { return eventstoretest.MustOpenServer(t) }
+
+func TestProducerCannotTouchStreams(t *testing.T) {
+	t.Parallel()
+	srv := openServerWithLogins(t)
 	l := eventstoretest.MustOpenLog(t, srv, eventstore.LogConfig{})
-	nc, errs := anonConnect(t, srv)
+	nc, errs := producerConnect(t, srv)
 	ctx := context.Background()
 
 	if err := nc.Publish("tb.ev.x", []byte("forged")); err != nil {
@@ -81,7 +152,7 @@ func TestAnonCannotTouchStreams(t *testing.T) {
 	}
 	expectViolation(t, errs, `"tb.ev.x"`)
 	if last, err := l.LastSeq(ctx); err != nil || last != 0 {
-		t.Fatalf("last seq %d (%v): an anonymous publish landed", last, err)
+		t.Fatalf("last seq %d (%v): a producer's publish landed", last, err)
 	}
 
 	js, err := jetstream.New(nc)
@@ -91,7 +162,7 @@ func TestAnonCannotTouchStreams(t *testing.T) {
 	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	if _, err := js.Stream(short, eventstore.EventsStream); err == nil {
-		t.Fatal("anonymous client read stream info")
+		t.Fatal("a producer read stream info")
 	}
 	expectViolation(t, errs, `"$JS.API.STREAM.INFO.`+eventstore.EventsStream+`"`)
 	if _, err := nc.SubscribeSync("tb.ev.>"); err != nil {
@@ -103,9 +174,9 @@ func TestAnonCannotTouchStreams(t *testing.T) {
 	expectViolation(t, errs, `Subscription to "tb.ev.>"`)
 }
 
-func TestAnonCommandRoundTrip(t *testing.T) {
+func TestProducerCommandRoundTrip(t *testing.T) {
 	t.Parallel()
-	srv := eventstoretest.MustOpenServer(t)
+	srv := openServerWithLogins(t)
 	l := eventstoretest.MustOpenLog(t, srv, eventstore.LogConfig{})
 	engine, err := srv.EngineConnect("responder")
 	if err != nil {
@@ -119,14 +190,22 @@ func TestAnonCommandRoundTrip(t *testing.T) {
 	if err := engine.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	anon, _ := anonConnect(t, srv)
-	// Anonymous clients may watch every _INBOX reply; the engine's own
-	// replies (acks, reads) must not be among them.
-	snoop, err := anon.SubscribeSync("_INBOX.>")
+	producer, errs := producerConnect(t, srv)
+	// A producer may watch every reply under its own prefix; the engine's
+	// own replies (acks, reads) are not among them, and it may not watch
+	// beyond its prefix.
+	if _, err := producer.SubscribeSync("_INBOX.>"); err != nil {
+		t.Fatal(err)
+	}
+	if err := producer.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	expectViolation(t, errs, `Subscription to "_INBOX.>"`)
+	snoop, err := producer.SubscribeSync(producerPrefix + ".>")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := anon.Flush(); err != nil {
+	if err := producer.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -136,7 +215,7 @@ func TestAnonCommandRoundTrip(t *testing.T) {
 	if _, err := l.LastOnSubject(ctx, "tb.ev.secret"); err != nil {
 		t.Fatal(err)
 	}
-	reply, err := anon.Request("tickets.cmd.ping", []byte("ping"), 5*time.Second)
+	reply, err := producer.Request("tickets.cmd.ping", []byte("ping"), 5*time.Second)
 	if err != nil {
 		t.Fatalf("command request: %v", err)
 	}
@@ -149,6 +228,6 @@ func TestAnonCommandRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if string(m.Data) != "pong" {
-		t.Fatalf("anonymous client saw an engine reply on %s: %q", m.Subject, m.Data)
+		t.Fatalf("a producer saw an engine reply on %s: %q", m.Subject, m.Data)
 	}
 }

@@ -38,8 +38,8 @@ type CommandServer struct {
 	wg       sync.WaitGroup // one count per request not yet answered
 	quit     chan struct{}  // closed by Drain: idle workers exit
 	quitOnce sync.Once
-	// lastUnanswerable is when a refused command was last logged.
-	lastUnanswerable atomic.Int64
+	// unanswerableLog paces the log lines of refused commands.
+	unanswerableLog logPace
 }
 
 // workerIdle is how long a command worker waits for another request
@@ -102,29 +102,31 @@ func (s *CommandServer) worker(m *nats.Msg) {
 }
 
 func (s *CommandServer) handle(m *nats.Msg) {
-	if !strings.HasPrefix(m.Reply, "_INBOX.") {
-		// A reply goes out with the engine's own rights, so a reply
-		// subject a client chose freely could reach the JetStream API.
-		// Only request inboxes are answered. A command that cannot be
-		// answered is not run either: its producer could never learn
-		// whether it was, nor safely resend it. It is counted and logged.
-		reason := "no_reply_subject"
-		if m.Reply != "" {
-			reason = "reply_not_an_inbox"
-		}
-		s.engine.Metrics().Unanswerable(reason)
-		s.logUnanswerable(reason, m.Subject)
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
+	// A reply goes out with the engine's own rights, so it must only
+	// reach the user the command's token names: under their inbox prefix,
+	// where no one else may subscribe. A command that cannot be answered
+	// there is not run either: its producer could never learn whether it
+	// was, nor safely resend it. It is counted and logged.
+	user, err := s.engine.AuthenticateHeader(ctx, m.Header.Get("Authorization"))
+	switch {
+	case m.Reply == "":
+		s.unanswerable("no_reply_subject", m.Subject)
+		return
+	case err != nil:
+		s.unanswerable("unauthenticated", m.Subject)
+		return
+	case !strings.HasPrefix(m.Reply, InboxPrefix(user.ID)+"."):
+		s.unanswerable("reply_not_the_senders_inbox", m.Subject)
+		return
+	}
 	name := strings.TrimPrefix(m.Subject, CommandSubjectPrefix)
 	var res engine.Result
-	var err error
 	if strings.Contains(name, ".") {
 		err = domain.Errorf(domain.EInvalid, "unknown command %q", name)
 	} else {
-		res, err = s.engine.Handle(ctx, m.Header.Get("Authorization"), name, m.Data)
+		res, err = s.engine.HandleAs(ctx, user, name, m.Data)
 	}
 	if err != nil && domain.ErrorCode(err) == domain.EInternal {
 		s.logger.Error("command failed", "command", name, "err", err)
@@ -135,16 +137,29 @@ func (s *CommandServer) handle(m *nats.Msg) {
 	}
 }
 
+func (s *CommandServer) unanswerable(reason, subject string) {
+	s.engine.Metrics().Unanswerable(reason)
+	s.logUnanswerable(reason, subject)
+}
+
 // logUnanswerable logs a refused command, at most once every ten seconds,
 // so that a flood of them cannot flood the log.
 func (s *CommandServer) logUnanswerable(reason, subject string) {
-	now := time.Now().UnixNano()
-	last := s.lastUnanswerable.Load()
-	if now-last < int64(10*time.Second) || !s.lastUnanswerable.CompareAndSwap(last, now) {
+	if !s.unanswerableLog.allow() {
 		return
 	}
-	s.logger.Warn("refused a command that cannot be answered; send commands as NATS requests (ticketbus_commands_unanswerable_total counts them all)",
+	s.logger.Warn("refused a command that cannot be answered; send commands as NATS requests carrying \"Authorization: Bearer <token>\", "+
+		"from a connection whose inbox prefix is the token's nats_inbox_prefix (ticketbus_commands_unanswerable_total counts them all)",
 		"reason", reason, "subject", subject)
+}
+
+// logPace lets one log line through every ten seconds, so that a client
+// repeating a mistake cannot flood the log; a metric counts them all.
+type logPace struct{ last atomic.Int64 }
+
+func (p *logPace) allow() bool {
+	now, last := time.Now().UnixNano(), p.last.Load()
+	return now-last >= int64(10*time.Second) && p.last.CompareAndSwap(last, now)
 }
 
 // Drain stops taking new commands and waits for those in flight to be

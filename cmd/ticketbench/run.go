@@ -123,7 +123,17 @@ func (r *run) startSession(ctx context.Context, name string) (*session, error) {
 		s.close()
 		return nil, err
 	}
-	s.nc, err = nats.Connect("nats://"+natsAddr, nats.Name("ticketbench"), nats.MaxReconnects(-1))
+	// A producer logs in with its token and receives replies under the
+	// inbox prefix of its user.
+	var me struct {
+		InboxPrefix string `json:"nats_inbox_prefix"`
+	}
+	if err := s.getJSON(ctx, "/v1/me", &me); err != nil {
+		s.close()
+		return nil, err
+	}
+	s.nc, err = nats.Connect("nats://"+natsAddr, nats.Name("ticketbench"), nats.MaxReconnects(-1),
+		nats.Token(token), nats.CustomInboxPrefix(me.InboxPrefix))
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("connect to ticketd's NATS: %w", err)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/ticketbus/ticketbus/natsauth"
 )
 
 // subArgs splits "users add ..." style arguments into the action and the
@@ -53,9 +55,10 @@ func runUsers(r *runner, args []string) error {
 }
 
 type userInfo struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	Role string `json:"role"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Role        string `json:"role"`
+	InboxPrefix string `json:"nats_inbox_prefix,omitempty"`
 }
 
 func usersAdd(r *runner, args []string) error {
@@ -99,8 +102,31 @@ func runMe(r *runner, args []string) error {
 		return err
 	}
 	tw := newTable(r.stdout)
-	fmt.Fprintf(tw, "id\t%s\nname\t%s\nrole\t%s\n", clean(u.ID), clean(u.Name), clean(u.Role))
+	fmt.Fprintf(tw, "id\t%s\nname\t%s\nrole\t%s\nnats_inbox_prefix\t%s\n", clean(u.ID), clean(u.Name), clean(u.Role), clean(u.InboxPrefix))
 	return tw.Flush()
+}
+
+// runCalloutKey makes the key pair of a NATS cluster's auth callout: the
+// public key goes into the servers' configuration, the seed to ticketd
+// alone (docs/operations.md).
+func runCalloutKey(r *runner, args []string) error {
+	if _, err := r.parse(r.newFlags(""), args, 0); err != nil {
+		return done(err)
+	}
+	kp, err := natsauth.NewIssuer()
+	if err != nil {
+		return err
+	}
+	seed, err := kp.Seed()
+	if err != nil {
+		return err
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(r.stdout, "NATS_CALLOUT_ISSUER=%s\nTICKETD_NATS_CALLOUT_SEED=%s\n", pub, seed)
+	return nil
 }
 
 // ErrViewsDiffer is returned by views verify when the views do not match

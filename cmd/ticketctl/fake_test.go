@@ -55,7 +55,7 @@ func defaultRoutes() map[string]reply {
 		"GET /v1/erasure":                        {200, `{"pending":1,"waiting_for":["n3"],"keyring_generation":4,"last_note_rotated":9,"last_note_confirmed":7,"confirmed_at":"2026-03-02T08:00:00Z"}`},
 		"POST /v1/users":                         {200, `{"id":"` + userA + `","token":"tbk_secret"}`},
 		"GET /v1/users":                          {200, `[{"id":"` + userA + `","name":"Ann","role":"support"}]`},
-		"GET /v1/me":                             {200, `{"id":"` + userA + `","name":"Ann","role":"owner"}`},
+		"GET /v1/me":                             {200, `{"id":"` + userA + `","name":"Ann","role":"owner","nats_inbox_prefix":"_INBOX.` + userA + `"}`},
 		"POST /v1/views/rebuild":                 {200, `{"ok":true,"position":42}`},
 		"POST /v1/views/verify":                  {200, `{"ok":true,"position":42,"differences":[]}`},
 		"POST /v1/test-clock/advance":            {200, `{"now":"2026-03-04T08:00:00.5Z","woke":1,"position":42}`},

@@ -55,7 +55,8 @@ func subcommands() []subcommand {
 		{"erasure", "whether every block's erasure is complete on every replica; exits 1 while one is pending", runErasure},
 		{"clock", "move a -test-clock engine's clock (clock advance DURATION)", runClock},
 		{"health", "check the engine's /healthz and /readyz", runHealth},
-		{"load", "generate load over NATS and check the log after ([-nats-url U] [-nats-user U -nats-password P] [-producers N] [-duration D] [-profiles N] [-run-id ID] [-mix name=w,...])", runLoad},
+		{"callout-key", "make the key pair of a NATS cluster's auth callout: the public key for the servers, the seed for ticketd", runCalloutKey},
+		{"load", "generate load over NATS, logged in with the token, and check the log after ([-nats-url U] [-nats-user U -nats-password P] [-producers N] [-duration D] [-profiles N] [-run-id ID] [-mix name=w,...])", runLoad},
 		{"help", "this listing", nil},
 	}
 }

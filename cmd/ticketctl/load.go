@@ -82,7 +82,7 @@ func parseMix(s string) ([]mixEntry, int, error) {
 func runLoad(r *runner, args []string) error {
 	fs := r.newFlags("[-nats-url U] [-nats-user U -nats-password P] [-producers N] [-duration D] [-profiles N] [-run-id ID] [-mix name=w,...] [-confirm-for D]")
 	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "the engine's NATS URL, or a comma-separated list of a cluster's servers, where commands are sent")
-	natsUser := fs.String("nats-user", r.getenv("TICKETCTL_NATS_USER"), "NATS user, for every server of -nats-url (env TICKETCTL_NATS_USER)")
+	natsUser := fs.String("nats-user", r.getenv("TICKETCTL_NATS_USER"), "NATS user, for every server of -nats-url, on a cluster whose producers have users of their own (env TICKETCTL_NATS_USER); by default the API token is the NATS login")
 	natsPassword := fs.String("nats-password", "", "NATS password of -nats-user (env TICKETCTL_NATS_PASSWORD, which keeps it out of the process list)")
 	producers := fs.Int("producers", 16, "concurrent producers")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
@@ -115,7 +115,8 @@ func runLoad(r *runner, args []string) error {
 		return usagef("", "no API token: give -token or set TICKETCTL_TOKEN")
 	}
 	var me struct {
-		ID string `json:"id"`
+		ID          string `json:"id"`
+		InboxPrefix string `json:"nats_inbox_prefix"`
 	}
 	if _, err := r.call("GET", "/v1/me", nil, nil, &me); err != nil {
 		return err
@@ -128,10 +129,17 @@ func runLoad(r *runner, args []string) error {
 	// A cluster node going down must not end the run: the connection
 	// moves to another server of the list, as often as it takes.
 	opts := []nats.Option{nats.Name("ticketctl load"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	// Either option applies to every server of the list, including those
+	// a cluster announces after the connection. The API token is the NATS
+	// login unless the cluster gives producers users of their own.
 	if *natsUser != "" {
-		// Applies to every server of the list, including those a
-		// cluster announces after the connection.
 		opts = append(opts, nats.UserInfo(*natsUser, *natsPassword))
+	} else {
+		opts = append(opts, nats.Token(r.client.token))
+	}
+	// The engine answers only under the prefix of the token's user.
+	if me.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(me.InboxPrefix))
 	}
 	nc, err := nats.Connect(*natsURL, opts...)
 	if err != nil {

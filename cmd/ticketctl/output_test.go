@@ -124,7 +124,7 @@ func TestPlainOutput(t *testing.T) {
 		{[]string{"profile", "alice"}, []string{"profile|alice", "phones|+33612345678", "blocked|no", "erasure|none", "tickets|" + ticketA, ticketB}},
 		{[]string{"users", "add", "-name", "Ann", "-role", "support"}, []string{"id|" + userA, "token|tbk_secret", "The token is shown this once; store it now."}},
 		{[]string{"users", "list"}, []string{"ID|NAME|ROLE", userA + "|Ann|support"}},
-		{[]string{"me"}, []string{"id|" + userA, "name|Ann", "role|owner"}},
+		{[]string{"me"}, []string{"id|" + userA, "name|Ann", "role|owner", "nats_inbox_prefix|_INBOX." + userA}},
 		{[]string{"views", "rebuild"}, []string{"ok|views rebuilt from the log up to position 42"}},
 		{[]string{"views", "verify"}, []string{"ok|views match the log at position 42"}},
 		{[]string{"clock", "advance", "73h"}, []string{"now|2026-03-04T08:00:00.5Z|woke=1|position=42"}},

@@ -110,11 +110,7 @@ func TestHostileInputBothTransports(t *testing.T) {
 	// A ticket exists, so that ticket commands have something to aim at.
 	opened := owner.cmd("inbound", map[string]any{"profile_id": "hostile-base", "body": "first"})
 
-	nc, err := nats.Connect(m.Server.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := natsProducer(t, m, m.Server.ClientURL(), ownerToken)
 
 	for _, tc := range hostileCases() {
 		t.Run(tc.name, func(t *testing.T) {

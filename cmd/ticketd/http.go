@@ -128,15 +128,7 @@ type authedHandler func(w http.ResponseWriter, r *http.Request, user domain.User
 // says who they are (R10).
 func (a *api) authed(h authedHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok && r.Header.Get("Authorization") != "" {
-			if r.ContentLength != 0 {
-				w.Header().Set("Connection", "close")
-			}
-			writeError(w, domain.Errorf(domain.EUnauthenticated, "the Authorization header must be \"Bearer <token>\""))
-			return
-		}
-		user, err := a.m.Engine.Authenticate(r.Context(), strings.TrimSpace(token))
+		user, err := a.m.Engine.AuthenticateHeader(r.Context(), r.Header.Get("Authorization"))
 		if err != nil {
 			if r.ContentLength != 0 {
 				// Answer now and close, rather than read (or wait for) a

@@ -11,6 +11,7 @@ import (
 	"github.com/ticketbus/ticketbus/domain"
 	"github.com/ticketbus/ticketbus/engine"
 	"github.com/ticketbus/ticketbus/eventstore"
+	"github.com/ticketbus/ticketbus/natsapi"
 	"github.com/ticketbus/ticketbus/projections"
 )
 
@@ -157,7 +158,8 @@ func (a *api) erasure(w http.ResponseWriter, r *http.Request, user domain.User) 
 }
 
 func (a *api) me(w http.ResponseWriter, _ *http.Request, user domain.User) {
-	writeJSON(w, http.StatusOK, map[string]any{"id": user.ID, "name": user.Name, "role": user.Role})
+	writeJSON(w, http.StatusOK, map[string]any{"id": user.ID, "name": user.Name, "role": user.Role,
+		"nats_inbox_prefix": natsapi.InboxPrefix(user.ID)})
 }
 
 func (a *api) listUsers(w http.ResponseWriter, r *http.Request, user domain.User) {

@@ -22,11 +22,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/ticketbus/ticketbus/engine"
 	"github.com/ticketbus/ticketbus/eventstore"
 	"github.com/ticketbus/ticketbus/natsapi"
+	"github.com/ticketbus/ticketbus/natsauth"
 	"github.com/ticketbus/ticketbus/projections"
 )
 
@@ -71,8 +73,12 @@ type Config struct {
 	NATSUser     string // for every server of NATSURL
 	NATSPassword string
 	NATSListen   string
-	TestClock    bool
-	Replicas     int
+	// NATSCalloutSeed is the account seed that signs producers' logins on
+	// a NATS cluster of one's own (-nats-url) whose auth_callout names
+	// its public key; without it ticketd answers no login there.
+	NATSCalloutSeed string
+	TestClock       bool
+	Replicas        int
 	// ErasureInterval is how often the erasure loop looks for rotations
 	// to run and erasures to confirm (docs/erasure.md).
 	ErasureInterval time.Duration
@@ -98,11 +104,13 @@ type Main struct {
 	Log      *eventstore.Log
 	Engine   *engine.Engine
 	Commands *natsapi.CommandServer
+	Logins   *natsauth.Responder // nil on a cluster without auth callout
 	Views    *projections.Views
 	Registry *prometheus.Registry
 	Clock    *engine.ManualClock // only with -test-clock
 
 	nats      *natsWatch
+	issuer    nkeys.KeyPair // signs producers' logins; nil: none answered
 	http      *http.Server
 	debug     *http.Server
 	httpAddr  string
@@ -172,6 +180,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if !set["nats-password"] {
 		c.NATSPassword = env("NATS_PASSWORD", c.NATSPassword)
 	}
+	// Only from the environment: a flag would show the seed in ps.
+	c.NATSCalloutSeed = getenv("TICKETD_NATS_CALLOUT_SEED")
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
@@ -229,6 +239,11 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Commands, err = natsapi.ServeCommands(m.Engine, m.CmdNC, 0)
 	if err != nil {
 		return err
+	}
+	if m.issuer != nil {
+		if m.Logins, err = natsapi.ServeLogins(m.Engine, m.CmdNC, m.issuer); err != nil {
+			return err
+		}
 	}
 	if err := m.serveDebug(); err != nil {
 		return err
@@ -306,6 +321,9 @@ func (m *Main) Close() error {
 	}
 	if m.debug != nil {
 		_ = m.debug.Close()
+	}
+	if m.Logins != nil {
+		_ = m.Logins.Close()
 	}
 	if m.Commands != nil {
 		m.Commands.Drain()

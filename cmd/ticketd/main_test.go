@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/ticketbus/ticketbus/eventstore/eventstoretest"
+	"github.com/ticketbus/ticketbus/natsapi"
 )
 
 // MustRunMain starts ticketd in-process on a temporary data directory,
@@ -114,13 +115,26 @@ func (c *client) cmd(name string, body map[string]any) cmdReply {
 	return r
 }
 
-// natsCmd sends a command over NATS, as a producer without credentials.
+// natsProducer connects to url as a producer does: logged in with token,
+// on the inbox prefix of token's user.
+func natsProducer(tb testing.TB, m *Main, url, token string, opts ...nats.Option) *nats.Conn {
+	tb.Helper()
+	user, err := m.Engine.Authenticate(context.Background(), token)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	nc, err := nats.Connect(url, append([]nats.Option{nats.Token(token), nats.CustomInboxPrefix(natsapi.InboxPrefix(user.ID))}, opts...)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc
+}
+
+// natsCmd sends a command over NATS, as a producer.
 func (c *client) natsCmd(name string, body map[string]any) cmdReply {
 	c.tb.Helper()
-	nc, err := nats.Connect(c.m.Server.ClientURL())
-	if err != nil {
-		c.tb.Fatal(err)
-	}
+	nc := natsProducer(c.tb, c.m, c.m.Server.ClientURL(), c.token)
 	defer nc.Close()
 	b, _ := json.Marshal(body)
 	msg := nats.NewMsg("tickets.cmd." + name)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/ticketbus/ticketbus/eventstore"
+	"github.com/ticketbus/ticketbus/natsauth"
 )
 
 // natsLogin is how ticketd logs in to a NATS server or cluster of its own
@@ -107,7 +108,18 @@ func (m *Main) connect() error {
 	// Both engine connections are made alike, with the watch's handlers,
 	// on a server of one's own as on the embedded one.
 	var open func(name string) (*nats.Conn, error)
+	if m.Config.NATSCalloutSeed != "" {
+		if m.Config.NATSURL == "" {
+			return errors.New("TICKETD_NATS_CALLOUT_SEED needs -nats-url; the embedded server makes a key of its own")
+		}
+		if m.issuer, err = natsauth.ParseIssuer(m.Config.NATSCalloutSeed); err != nil {
+			return fmt.Errorf("TICKETD_NATS_CALLOUT_SEED: %w", err)
+		}
+	}
 	if m.Config.NATSURL != "" {
+		if m.issuer == nil {
+			m.Logger.Info("no TICKETD_NATS_CALLOUT_SEED: this ticketd answers no NATS logins; producers use the cluster's own users (docs/operations.md)")
+		}
 		if login.fromFlags {
 			m.Logger.Info("-nats-user and -nats-password replace the credentials in -nats-url", "user", login.user)
 		}
@@ -157,7 +169,12 @@ func (m *Main) openServer() error {
 		port = -1
 	}
 	store := filepath.Join(m.Config.DataDir, "nats")
-	m.Server, err = eventstore.OpenServer(eventstore.ServerConfig{StoreDir: store, Host: host, Port: port})
+	// A key for this process's life: the server it signs for lives as long.
+	if m.issuer, err = natsauth.NewIssuer(); err != nil {
+		return err
+	}
+	issuer, _ := m.issuer.PublicKey()
+	m.Server, err = eventstore.OpenServer(eventstore.ServerConfig{StoreDir: store, Host: host, Port: port, CalloutIssuer: issuer})
 	if err != nil {
 		return fmt.Errorf("start embedded NATS: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/ticketbus/ticketbus/internal/metrictest"
 )
 
 // TestNATSGivesUp takes ticketd's only NATS server away, or has it refuse
@@ -114,24 +115,7 @@ func TestEmbeddedNATSWatched(t *testing.T) {
 // natsMetric reads a ticketbus_nats_ series of one connection.
 func natsMetric(t *testing.T, m *Main, name, connection string) float64 {
 	t.Helper()
-	families, err := m.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, s := range f.GetMetric() {
-			for _, l := range s.GetLabel() {
-				if l.GetName() == "connection" && l.GetValue() == connection {
-					return s.GetGauge().GetValue() + s.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("no %s{connection=%q}", name, connection)
-	return 0
+	return metrictest.Sum(t, m.Registry, name, "connection", connection)
 }
 
 // logBuffer collects ticketd's log for a test to read while it runs.
