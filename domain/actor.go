@@ -13,3 +13,7 @@ var SystemTimer = Actor{System: "timer"}
 
 // SystemBootstrap is the actor of the first owner's creation.
 var SystemBootstrap = Actor{System: "bootstrap"}
+
+// SystemRelay is the actor of a reply's status as the webhook relay
+// records it (sent, or failed for good).
+var SystemRelay = Actor{System: "relay"}

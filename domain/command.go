@@ -15,9 +15,14 @@ const (
 	CmdClose      = "close"
 	CmdBlock      = "block"
 	CmdUnblock    = "unblock"
+	// CmdReplyStatus is a gateway's report on a reply's delivery.
+	CmdReplyStatus = "reply_status"
 	// CmdWake is the timer's wake-up of a snoozed ticket: the engine's own
 	// command, never the API's.
 	CmdWake = "wake"
+	// CmdReplyHandedOver records that a webhook took a reply, or that none
+	// could: the relay's, never the API's.
+	CmdReplyHandedOver = "reply_handed_over"
 )
 
 // MaxBodyChars bounds a message text (R2, section 3).

@@ -75,6 +75,10 @@ func TestDecodeCommandValid(t *testing.T) {
 		{"block by phone", domain.CmdBlock, `{"phone":"+33612345678"}`, blockPhone(phone1), domain.PermTicketCommands},
 		{"unblock by profile", domain.CmdUnblock, `{"profile_id":"cust-1"}`, unblockProfile("cust-1"), domain.PermTicketCommands},
 		{"unblock by phone", domain.CmdUnblock, `{"phone":"+12345678"}`, unblockPhone("+12345678"), domain.PermTicketCommands},
+		{"reply delivered", domain.CmdReplyStatus, `{"reply_id":"` + tk1 + `","status":"delivered"}`,
+			domain.ReplyStatus{ReplyID: tk1, Status: domain.ReplyDelivered}, domain.PermReplyStatus},
+		{"reply failed", domain.CmdReplyStatus, `{"reply_id":"` + tk1 + `","status":"failed","reason":"unknown number"}`,
+			domain.ReplyStatus{ReplyID: tk1, Status: domain.ReplyFailed, Reason: "unknown number"}, domain.PermReplyStatus},
 	}
 	names := map[string]bool{}
 	for _, c := range cases {
@@ -402,12 +406,13 @@ func TestValidProfileIDAndPhone(t *testing.T) {
 func TestCommandPermission(t *testing.T) {
 	t.Parallel()
 	bodies := map[string]string{
-		domain.CmdInbound: `{"profile_id":"p","body":"x"}`,
-		domain.CmdReply:   `{"ticket_id":"` + tk1 + `","body":"x"}`,
-		domain.CmdAssign:  `{"ticket_id":"` + tk1 + `","assignee_id":null}`,
-		domain.CmdSnooze:  `{"ticket_id":"` + tk1 + `","duration":"1h"}`,
-		domain.CmdBlock:   `{"phone":"+12345678"}`,
-		domain.CmdUnblock: `{"profile_id":"p"}`,
+		domain.CmdInbound:     `{"profile_id":"p","body":"x"}`,
+		domain.CmdReply:       `{"ticket_id":"` + tk1 + `","body":"x"}`,
+		domain.CmdAssign:      `{"ticket_id":"` + tk1 + `","assignee_id":null}`,
+		domain.CmdSnooze:      `{"ticket_id":"` + tk1 + `","duration":"1h"}`,
+		domain.CmdBlock:       `{"phone":"+12345678"}`,
+		domain.CmdUnblock:     `{"profile_id":"p"}`,
+		domain.CmdReplyStatus: `{"reply_id":"` + tk1 + `","status":"delivered"}`,
 	}
 	for _, name := range domain.CommandNames {
 		body, ok := bodies[name]
@@ -422,8 +427,9 @@ func TestCommandPermission(t *testing.T) {
 		if spec, _ := domain.Spec(name); !ok || spec.Permission != perm || cmd.Name() != name {
 			t.Errorf("CommandPermission(%q) = %q, %v; want the registered permission", name, perm, ok)
 		}
-		// Only inbound messages are open to integrations (R10).
-		if want := name == domain.CmdInbound; domain.RoleIntegration.Can(perm) != want {
+		// Only inbound messages and reply reports are open to
+		// integrations (R10, section 7).
+		if want := name == domain.CmdInbound || name == domain.CmdReplyStatus; domain.RoleIntegration.Can(perm) != want {
 			t.Errorf("integration may send %s: %v, want %v", name, !want, want)
 		}
 	}
@@ -435,7 +441,10 @@ func TestCommandPermission(t *testing.T) {
 	if _, err := domain.DecodeCommand(domain.CmdWake, []byte(`{"ticket_id":"`+tk1+`"}`)); domain.ErrorCode(err) != domain.EInvalid {
 		t.Errorf("the timer's wake decoded from outside: %v", err)
 	}
-	for _, name := range []string{"", "delete", "Inbound", "tickets.cmd.close", "users", domain.CmdWake} {
+	if _, err := domain.DecodeCommand(domain.CmdReplyHandedOver, []byte(`{"reply_id":"`+tk1+`","status":"sent"}`)); domain.ErrorCode(err) != domain.EInvalid {
+		t.Errorf("the relay's record decoded from outside: %v", err)
+	}
+	for _, name := range []string{"", "delete", "Inbound", "tickets.cmd.close", "users", domain.CmdWake, domain.CmdReplyHandedOver} {
 		if perm, ok := domain.CommandPermission(name); ok || perm != "" {
 			t.Errorf("CommandPermission(%q) = %q, %v; want none", name, perm, ok)
 		}

@@ -24,6 +24,12 @@ const (
 	PhoneLinked = "PhoneLinked"
 	// UserCreated adds a user and the hash of their API token.
 	UserCreated = "UserCreated"
+	// ReplyStatusChanged moves a reply's delivery status forward.
+	ReplyStatusChanged = "ReplyStatusChanged"
+	// WebhookCreated and WebhookRemoved change the webhooks, on the
+	// webhook's own stream.
+	WebhookCreated = "WebhookCreated"
+	WebhookRemoved = "WebhookRemoved"
 )
 
 // Aggregate kinds: each is one consistency boundary, one subject in the log.
@@ -31,6 +37,7 @@ const (
 	KindProfile = "profile"
 	KindPhone   = "phone"
 	KindUser    = "user"
+	KindWebhook = "webhook"
 )
 
 // AggregateKey names the aggregate an event belongs to.
@@ -156,6 +163,29 @@ type UserCreatedData struct {
 	TokenHash string `json:"token_hash"`
 }
 
+// ReplyStatusChangedData is the payload of ReplyStatusChanged.
+type ReplyStatusChangedData struct {
+	ReplyID string `json:"reply_id"`
+	Status  string `json:"status"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// WebhookCreatedData is the payload of WebhookCreated. The secret is
+// stored sealed under a key of the webhook's own, which its removal
+// destroys: a dump of the log never shows it.
+type WebhookCreatedData struct {
+	WebhookID   string      `json:"webhook_id"`
+	URL         string      `json:"url"`
+	Events      []string    `json:"events"`
+	Description string      `json:"description,omitempty"`
+	Secret      *SealedBody `json:"secret"`
+}
+
+// WebhookRemovedData is the payload of WebhookRemoved.
+type WebhookRemovedData struct {
+	WebhookID string `json:"webhook_id"`
+}
+
 // NewEventData returns a pointer to the zero payload of an event type, for
 // decoding, and false for an unknown type.
 func NewEventData(typ string) (any, bool) {
@@ -186,6 +216,12 @@ func NewEventData(typ string) (any, bool) {
 		return &PhoneLinkedData{}, true
 	case UserCreated:
 		return &UserCreatedData{}, true
+	case ReplyStatusChanged:
+		return &ReplyStatusChangedData{}, true
+	case WebhookCreated:
+		return &WebhookCreatedData{}, true
+	case WebhookRemoved:
+		return &WebhookRemovedData{}, true
 	}
 	return nil, false
 }

@@ -192,6 +192,15 @@ func (w *world) decide(cmd any, c domain.Context) (domain.Decision, error) {
 	switch {
 	case t.TicketID != "":
 		st.Profile = w.owner(t.TicketID)
+	case t.ReplyID != "":
+		st.Profile = w.profile(prof)
+		for _, p := range w.profiles {
+			for _, tk := range p.Tickets {
+				if _, ok := tk.ReplyStatus[t.ReplyID]; ok {
+					st.Profile = p
+				}
+			}
+		}
 	case t.Linked:
 		_, st.Phone, st.Linked = w.target(domain.BlockTarget{Phone: t.Phone})
 	default:

@@ -24,6 +24,8 @@ type Targets struct {
 	// MessageID: a gateway's message id of ProfileID whose first delivery
 	// the decision needs (R9), as Context.Delivered.
 	MessageID string
+	// ReplyID: the profile holding the ticket of that reply.
+	ReplyID string
 }
 
 // State holds what a command's Targets named, as the engine loaded it.
@@ -90,8 +92,14 @@ var registry = []CommandSpec{
 	register(CmdUnblock, PermTicketCommands, decodeInto[Unblock], func(s State, c Unblock, x Context) (Decision, error) {
 		return DecideUnblock(c, s.Profile, s.Phone, s.Linked, x)
 	}),
+	register(CmdReplyStatus, PermReplyStatus, decodeInto[ReplyStatus], func(s State, c ReplyStatus, x Context) (Decision, error) {
+		return DecideReplyStatus(s.Profile, c, x)
+	}),
 	internal(register(CmdWake, PermSystem, nil, func(s State, c Wake, x Context) (Decision, error) {
 		return DecideWake(s.Profile, c.TicketID, x)
+	})),
+	internal(register(CmdReplyHandedOver, PermSystem, nil, func(s State, c ReplyStatus, x Context) (Decision, error) {
+		return DecideReplyStatus(s.Profile, c, x)
 	})),
 }
 

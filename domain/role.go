@@ -29,17 +29,24 @@ const (
 	PermTicketCommands Permission = "ticket_commands"
 	PermInbound        Permission = "inbound"
 	PermManageUsers    Permission = "manage_users"
+	// PermManageWebhooks: create, list and remove webhooks, and retry
+	// their dead letters.
+	PermManageWebhooks Permission = "manage_webhooks"
+	// PermReplyStatus: report a reply's delivery (a gateway).
+	PermReplyStatus Permission = "reply_status"
 	// PermSystem is held by no role: the engine's own commands.
 	PermSystem Permission = "system"
 )
 
 var rolePerms = map[Role]map[Permission]bool{
-	RoleOwner:   {PermInboxRead: true, PermTicketCommands: true, PermInbound: true, PermManageUsers: true},
-	RoleAdmin:   {PermInboxRead: true, PermTicketCommands: true, PermInbound: true, PermManageUsers: true},
+	RoleOwner: {PermInboxRead: true, PermTicketCommands: true, PermInbound: true, PermManageUsers: true,
+		PermManageWebhooks: true, PermReplyStatus: true},
+	RoleAdmin: {PermInboxRead: true, PermTicketCommands: true, PermInbound: true, PermManageUsers: true,
+		PermManageWebhooks: true, PermReplyStatus: true},
 	RoleManager: {PermInboxRead: true, PermTicketCommands: true, PermInbound: true},
 	RoleSupport: {PermInboxRead: true, PermTicketCommands: true, PermInbound: true},
 	RoleAnalyst: {}, RoleCampaignCoordinator: {}, RoleContentCreator: {},
-	RoleIntegration: {PermInbound: true},
+	RoleIntegration: {PermInbound: true, PermReplyStatus: true},
 }
 
 // Valid reports whether r is one of the known roles.

@@ -33,6 +33,12 @@ type Ticket struct {
 	// Inbound lists the ids of the inbound messages not erased.
 	Inbound []string
 	Replies int
+	// Channel is the one the customer opened the ticket on, Phone the
+	// number they last wrote from: where replies go.
+	Channel string `json:",omitempty"`
+	Phone   string `json:",omitempty"`
+	// ReplyStatus holds each reply's delivery status, by reply id.
+	ReplyStatus map[string]string `json:",omitempty"`
 }
 
 // StatusAt is the status a reader sees at time now: a snooze past its
@@ -51,11 +57,27 @@ func (t *Ticket) apply(e Event) {
 	switch e.Type {
 	case TicketOpened:
 		t.Status = StatusOpen
+		if d, ok := e.Data.(*TicketOpenedData); ok {
+			t.Channel = d.Channel
+		}
 	case MessageReceived:
-		t.Inbound = append(t.Inbound, payload[MessageReceivedData](e).MessageID)
+		d := payload[MessageReceivedData](e)
+		t.Inbound = append(t.Inbound, d.MessageID)
+		if d.Phone != "" {
+			t.Phone = d.Phone
+		}
 		t.Unread = true
 	case ReplySent:
 		t.Replies++
+		if t.ReplyStatus == nil {
+			t.ReplyStatus = map[string]string{}
+		}
+		t.ReplyStatus[payload[ReplySentData](e).MessageID] = ReplyPending
+	case ReplyStatusChanged:
+		d := payload[ReplyStatusChangedData](e)
+		if _, ok := t.ReplyStatus[d.ReplyID]; ok {
+			t.ReplyStatus[d.ReplyID] = d.Status
+		}
 	case TicketAssigned:
 		t.AssigneeID = payload[TicketAssignedData](e).AssigneeID
 	case TicketSnoozed:

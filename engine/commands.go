@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/ticketbus/ticketbus/domain"
 	"github.com/ticketbus/ticketbus/eventstore"
@@ -66,6 +67,13 @@ type loaded struct {
 
 // load reads the aggregates a command's targets name.
 func (e *Engine) load(ctx context.Context, t domain.Targets) (loaded, error) {
+	if t.ReplyID != "" {
+		ticketID, err := e.replyTicket(ctx, t.ReplyID)
+		if err != nil {
+			return loaded{}, err
+		}
+		t.TicketID = ticketID
+	}
 	switch {
 	case t.TicketID != "":
 		ref, err := e.ticketRef(ctx, t.TicketID)
@@ -235,5 +243,6 @@ func (e *Engine) Ticket(ctx context.Context, ticketID string) (domain.Ticket, er
 	}
 	c := *t
 	c.Inbound = append([]string(nil), t.Inbound...)
+	c.ReplyStatus = maps.Clone(t.ReplyStatus)
 	return c, nil
 }

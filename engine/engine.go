@@ -108,6 +108,9 @@ func Open(ctx context.Context, l *eventstore.Log, cfg Config) (*Engine, error) {
 	if err == nil {
 		err = e.ix.loadUsers(ctx, e.st.users, e.st.tokens)
 	}
+	if err == nil {
+		err = e.ix.loadWebhooks(ctx, e.st.webhooks)
+	}
 	if err != nil {
 		e.ix.close()
 		return nil, fmt.Errorf("open engine: %w", err)

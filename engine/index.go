@@ -12,6 +12,7 @@ package engine
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -23,7 +24,7 @@ import (
 
 // indexSchema is the index's tables. Version bumps rebuild the file.
 const (
-	indexVersion = 2
+	indexVersion = 3
 	indexSchema  = `
 CREATE TABLE IF NOT EXISTS meta (
 	id       INTEGER PRIMARY KEY CHECK (id = 1),
@@ -75,6 +76,14 @@ CREATE TABLE IF NOT EXISTS users (
 	role       TEXT NOT NULL,
 	token_hash TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS replies (
+	id        TEXT PRIMARY KEY,
+	ticket_id TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS webhooks (
+	id     TEXT PRIMARY KEY,
+	record BLOB NOT NULL
+) STRICT, WITHOUT ROWID;
 `
 )
 
@@ -91,7 +100,7 @@ type index struct {
 
 // indexReads are the lookups, on the read pool.
 type indexReads struct {
-	result, external, ticket, profile, snapshot *sql.Stmt
+	result, external, ticket, profile, snapshot, reply *sql.Stmt
 }
 
 // openIndex opens (creating if needed) the index at path for the log
@@ -139,6 +148,7 @@ func (ix *index) prepare(ctx context.Context) error {
 	prep(ix.r, &ix.rd.ticket, `SELECT profile_id, position FROM tickets WHERE id = ?`)
 	prep(ix.r, &ix.rd.profile, `SELECT position FROM profiles WHERE id = ?`)
 	prep(ix.r, &ix.rd.snapshot, `SELECT seq, state FROM snapshots WHERE profile_id = ?`)
+	prep(ix.r, &ix.rd.reply, `SELECT ticket_id FROM replies WHERE id = ?`)
 	if err != nil {
 		return err
 	}
@@ -159,7 +169,7 @@ func (ix *index) init(ctx context.Context, logID string) error {
 
 // drop removes every table of the index.
 func (ix *index) drop(ctx context.Context) error {
-	for _, t := range []string{"meta", "commands", "external_ids", "tickets", "snoozes", "blocked_keys", "profiles", "snapshots", "users"} {
+	for _, t := range []string{"meta", "commands", "external_ids", "tickets", "snoozes", "blocked_keys", "profiles", "snapshots", "users", "replies", "webhooks"} {
 		if _, err := ix.w.ExecContext(ctx, `DROP TABLE IF EXISTS `+t); err != nil {
 			return err
 		}
@@ -186,7 +196,7 @@ func (ix *index) reset(ctx context.Context, logID string) error {
 
 func (ix *index) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{ix.rd.result, ix.rd.external, ix.rd.ticket, ix.rd.profile, ix.rd.snapshot} {
+	for _, st := range []*sql.Stmt{ix.rd.result, ix.rd.external, ix.rd.ticket, ix.rd.profile, ix.rd.snapshot, ix.rd.reply} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -318,6 +328,41 @@ type ticketRef struct {
 type dueSnooze struct {
 	ticketID, profileID string
 	until               int64
+}
+
+// replyTicket returns the ticket of a reply; false when the index has
+// not seen it.
+func (ix *index) replyTicket(ctx context.Context, replyID string) (string, bool, error) {
+	var t string
+	err := ix.rd.reply.QueryRowContext(ctx, replyID).Scan(&t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("index: reply %s: %w", replyID, err)
+	}
+	return t, true, nil
+}
+
+// loadWebhooks reads every active webhook.
+func (ix *index) loadWebhooks(ctx context.Context, into map[string]webhookRecord) error {
+	rows, err := ix.r.QueryContext(ctx, `SELECT record FROM webhooks`)
+	if err != nil {
+		return fmt.Errorf("index: webhooks: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b []byte
+		var w webhookRecord
+		if err := rows.Scan(&b); err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, &w); err != nil {
+			return fmt.Errorf("index: webhook: %w", err)
+		}
+		into[w.Webhook.ID] = w
+	}
+	return rows.Err()
 }
 
 // loadUsers reads every user into users and tokens (by token hash).

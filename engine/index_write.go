@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -14,6 +15,7 @@ import (
 // connection; each transaction uses them through Tx.StmtContext.
 type indexWrites struct {
 	upsertCommand, readCommand, external, ticket, profile, snooze, unsnooze, blocked, user, meta, snapshot *sql.Stmt
+	reply, webhook, unwebhook                                                                              *sql.Stmt
 }
 
 func (ix *index) prepareWrites(ctx context.Context) error {
@@ -40,13 +42,17 @@ func (ix *index) prepareWrites(ctx context.Context) error {
 	prep(&w.user, `INSERT INTO users (id, name, role, token_hash) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 	prep(&w.snapshot, `INSERT INTO snapshots (profile_id, seq, state) VALUES (?, ?, ?)
 		ON CONFLICT (profile_id) DO UPDATE SET seq = excluded.seq, state = excluded.state WHERE excluded.seq > snapshots.seq`)
+	prep(&w.reply, `INSERT INTO replies (id, ticket_id) VALUES (?, ?) ON CONFLICT DO NOTHING`)
+	prep(&w.webhook, `INSERT INTO webhooks (id, record) VALUES (?, ?) ON CONFLICT DO NOTHING`)
+	prep(&w.unwebhook, `DELETE FROM webhooks WHERE id = ?`)
 	prep(&w.meta, `UPDATE meta SET position = max(position, ?), last_at = max(last_at, ?) WHERE id = 1`)
 	return err
 }
 
 func (w *indexWrites) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{w.upsertCommand, w.readCommand, w.external, w.ticket, w.profile, w.snooze, w.unsnooze, w.blocked, w.user, w.meta, w.snapshot} {
+	for _, st := range []*sql.Stmt{w.upsertCommand, w.readCommand, w.external, w.ticket, w.profile, w.snooze, w.unsnooze, w.blocked, w.user, w.meta, w.snapshot,
+		w.reply, w.webhook, w.unwebhook} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -172,7 +178,25 @@ func (ix *index) applyOne(ctx context.Context, st func(*sql.Stmt) *sql.Stmt, seq
 			return err
 		}
 	}
-	return nil
+	return ix.applyDelivery(ctx, st, seq, e)
+}
+
+// applyDelivery indexes what webhooks and reply reports look up: each
+// reply's ticket and the active webhooks.
+func (ix *index) applyDelivery(ctx context.Context, st func(*sql.Stmt) *sql.Stmt, seq uint64, e domain.Event) error {
+	var err error
+	switch e.Type {
+	case domain.ReplySent:
+		_, err = st(ix.wr.reply).ExecContext(ctx, e.Data.(*domain.ReplySentData).MessageID, e.TicketID)
+	case domain.WebhookCreated:
+		var b []byte
+		if b, err = json.Marshal(newWebhookRecord(e, seq)); err == nil {
+			_, err = st(ix.wr.webhook).ExecContext(ctx, e.Aggregate.ID, b)
+		}
+	case domain.WebhookRemoved:
+		_, err = st(ix.wr.unwebhook).ExecContext(ctx, e.Aggregate.ID)
+	}
+	return err
 }
 
 func boolInt(b bool) int {

@@ -18,6 +18,7 @@ type pending struct {
 	snoozes  map[string]seqSnooze  // ticket -> snooze, or its end
 	blocked  map[string]uint64     // profiles blocked, by position
 	profiles map[string]uint64     // profiles with an event, by position
+	replies  map[string]seqString  // reply -> ticket
 }
 
 type posEvent struct {
@@ -38,7 +39,8 @@ type seqSnooze struct {
 
 func newPending() *pending {
 	return &pending{seen: map[uint64]bool{}, commands: map[string][]posEvent{}, external: map[string]seqString{},
-		tickets: map[string]ticketRef{}, snoozes: map[string]seqSnooze{}, blocked: map[string]uint64{}, profiles: map[string]uint64{}}
+		tickets: map[string]ticketRef{}, snoozes: map[string]seqSnooze{}, blocked: map[string]uint64{}, profiles: map[string]uint64{},
+		replies: map[string]seqString{}}
 }
 
 func externalKey(profileID, messageID string) string { return profileID + "\x00" + messageID }
@@ -78,6 +80,9 @@ func (p *pending) add(seq uint64, e domain.Event) {
 	}
 	if e.Type == domain.ProfileBlocked && e.Aggregate.Kind == domain.KindProfile {
 		p.blocked[e.ProfileID] = seq
+	}
+	if e.Type == domain.ReplySent {
+		p.replies[e.Data.(*domain.ReplySentData).MessageID] = seqString{seq, e.TicketID}
 	}
 	if e.Aggregate.Kind == domain.KindProfile {
 		p.profiles[e.Aggregate.ID] = max(p.profiles[e.Aggregate.ID], seq)
@@ -137,6 +142,11 @@ func (p *pending) prune(pos uint64) {
 	for k, v := range p.profiles {
 		if v <= pos {
 			delete(p.profiles, k)
+		}
+	}
+	for k, v := range p.replies {
+		if v.seq <= pos {
+			delete(p.replies, k)
 		}
 	}
 }

@@ -20,7 +20,7 @@ import (
 const (
 	// snapshotFormat is the snapshot's version: a snapshot of another one
 	// is ignored and replaced.
-	snapshotFormat = 1
+	snapshotFormat = 2
 	// snapshotAfter is how many events a load reads past the latest
 	// snapshot before it writes a new one.
 	snapshotAfter = 500

@@ -31,7 +31,13 @@ type state struct {
 	phones   *lru.LRU[*phoneAgg]
 	users    map[string]domain.User // by id: a team's users, not its history
 	tokens   map[string]string      // token hash -> user id
-	pend     *pending
+	// webhooks are the active webhooks, secrets their opened secrets,
+	// removedWebhooks those removed (so that a late read of a creation
+	// does not bring one back).
+	webhooks        map[string]webhookRecord
+	secrets         map[string]string
+	removedWebhooks map[string]bool
+	pend            *pending
 	// evicted holds the snapshots of profiles the cache dropped, for the
 	// index writer (index_snapshots.go).
 	evicted []evictedSnapshot
@@ -69,6 +75,7 @@ func newState(cacheProfiles int) *state {
 	s := &state{
 		profiles: lru.New[*profileAgg](cacheProfiles), phones: lru.New[*phoneAgg](max(cacheProfiles/8, 64)),
 		users: map[string]domain.User{}, tokens: map[string]string{},
+		webhooks: map[string]webhookRecord{}, secrets: map[string]string{}, removedWebhooks: map[string]bool{},
 		pend: newPending(), inflight: map[string][]inflightEvent{},
 	}
 	s.cond = sync.NewCond(&s.mu)
@@ -91,6 +98,9 @@ func (s *state) applyLocked(seq uint64, e domain.Event) {
 		u := domain.UserFromEvent(e)
 		s.users[u.ID] = u
 		s.tokens[u.TokenHash] = u.ID
+	}
+	if e.Aggregate.Kind == domain.KindWebhook {
+		s.applyWebhookLocked(seq, e)
 	}
 	s.pend.add(seq, e)
 }

@@ -29,17 +29,55 @@ func (l *Log) SealBody(ctx context.Context, profileID string, d *domain.MessageR
 	if err != nil {
 		return fmt.Errorf("profile key: %w: %w", ErrUnavailable, err)
 	}
+	d.Sealed, err = seal(key, []byte(d.Body), sealAAD(profileID, d.MessageID))
+	return err
+}
+
+func seal(key Key, plain, aad []byte) (*domain.SealedBody, error) {
 	gcm, err := newGCM(key.Secret)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	nonce := make([]byte, gcm.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
-		return fmt.Errorf("nonce: %w", err)
+		return nil, fmt.Errorf("nonce: %w", err)
 	}
-	d.Sealed = &domain.SealedBody{KeyID: key.ID, Nonce: nonce,
-		Ciphertext: gcm.Seal(nil, nonce, []byte(d.Body), sealAAD(profileID, d.MessageID))}
-	return nil
+	return &domain.SealedBody{KeyID: key.ID, Nonce: nonce, Ciphertext: gcm.Seal(nil, nonce, plain, aad)}, nil
+}
+
+// WebhookKeyToken is the key token of a webhook's secret. No profile id
+// holds '/', so it never names a profile's key.
+func WebhookKeyToken(webhookID string) string { return ProfileToken("/webhook/" + webhookID) }
+
+// SealSecret encrypts a secret under a key of its own, made for it, so
+// that destroying that key forgets the secret.
+func (l *Log) SealSecret(ctx context.Context, token, secret string) (*domain.SealedBody, error) {
+	key, err := l.keys.Create(ctx, token)
+	if err != nil {
+		return nil, fmt.Errorf("secret key: %w: %w", ErrUnavailable, err)
+	}
+	return seal(key, []byte(secret), []byte(token))
+}
+
+// OpenSecret decrypts a secret SealSecret sealed; ErrErased once its key
+// was destroyed.
+func (l *Log) OpenSecret(ctx context.Context, token string, s *domain.SealedBody) (string, error) {
+	key, err := l.keys.Open(ctx, token, s.KeyID)
+	if errors.Is(err, ErrNotFound) {
+		return "", ErrErased
+	}
+	if err != nil {
+		return "", err
+	}
+	gcm, err := newGCM(key.Secret)
+	if err != nil {
+		return "", err
+	}
+	plain, err := gcm.Open(nil, s.Nonce, s.Ciphertext, []byte(token))
+	if err != nil {
+		return "", fmt.Errorf("secret: its key does not open it: %w", err)
+	}
+	return string(plain), nil
 }
 
 // sealAAD binds a ciphertext to its profile and message, so that a sealed

@@ -15,6 +15,7 @@ import (
 //	tb.ev.p.<base64url(profile id)>   a profile and all its tickets
 //	tb.ev.ph.<digits>                 a phone number
 //	tb.ev.u.<user id>                 a user
+//	tb.ev.w.<webhook id>              a webhook
 //
 // Profile ids may hold '.', which NATS reads as a token separator, hence
 // the encoding.
@@ -22,7 +23,12 @@ const (
 	subjectProfiles = "tb.ev.p."
 	subjectPhones   = "tb.ev.ph."
 	subjectUsers    = "tb.ev.u."
+	subjectWebhooks = "tb.ev.w."
 )
+
+// ProfileSubjects are the subjects of every profile, where every ticket
+// event is: what webhooks may receive.
+const ProfileSubjects = subjectProfiles + ">"
 
 var subjectEncoding = base64.RawURLEncoding
 
@@ -38,6 +44,8 @@ func AggregateSubject(k domain.AggregateKey) string {
 		return subjectPhones + strings.TrimPrefix(k.ID, "+")
 	case domain.KindUser:
 		return subjectUsers + k.ID
+	case domain.KindWebhook:
+		return subjectWebhooks + k.ID
 	}
 	panic(fmt.Sprintf("eventstore: unknown aggregate kind %q", k.Kind))
 }
@@ -52,6 +60,8 @@ func AggregateOfSubject(subject string) (kind, id string, ok bool) {
 		return domain.KindPhone, "+" + subject[len(subjectPhones):], true
 	case strings.HasPrefix(subject, subjectUsers):
 		return domain.KindUser, subject[len(subjectUsers):], true
+	case strings.HasPrefix(subject, subjectWebhooks):
+		return domain.KindWebhook, subject[len(subjectWebhooks):], true
 	}
 	return "", "", false
 }
