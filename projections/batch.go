@@ -97,6 +97,9 @@ type batch struct {
 	dirty    []*ticketRow
 	messages []any // rows of messageColumns values, inserted at flush
 	history  []any // rows of historyColumns values
+	// replies finds a reply among messages by id, so that a status change
+	// before the flush changes the row still to be inserted.
+	replies map[string]int
 	// erased is set when the batch deleted message texts: the WAL must
 	// then be checkpointed and truncated.
 	erased bool
@@ -104,7 +107,7 @@ type batch struct {
 
 func newBatch(ctx context.Context, tx *sql.Tx, st *statements) *batch {
 	return &batch{ctx: ctx, tx: tx, st: st, txStmts: map[*sql.Stmt]*sql.Stmt{},
-		tickets: map[string]*ticketRow{}}
+		tickets: map[string]*ticketRow{}, replies: map[string]int{}}
 }
 
 // apply applies one event. Like domain.Profile.Apply it never refuses an
@@ -142,7 +145,12 @@ func (b *batch) apply(it item) error {
 	case domain.ReplySent:
 		if t != nil {
 			d := ev.Data.(*domain.ReplySentData)
+			b.replies[d.MessageID] = len(b.messages)
 			b.addMessage(t, it, d.MessageID, "outbound", d.Body, nullStr(ev.Actor.UserID))
+		}
+	case domain.ReplyStatusChanged:
+		if t != nil {
+			return b.replyStatus(t, ev.Data.(*domain.ReplyStatusChangedData))
 		}
 	case domain.MessagesErased:
 		if t != nil {
@@ -233,7 +241,12 @@ func (b *batch) messageReceived(t *ticketRow, it item) error {
 // texts no longer open) sorts the inbox exactly as the live views did, and
 // a block does not reorder the inbox.
 func (b *batch) addMessage(t *ticketRow, it item, id, direction, body string, author sql.NullString) {
-	b.messages = append(b.messages, int64(it.seq), t.pos, id, direction, body, nanos(it.ev.At), author)
+	status := sql.NullString{}
+	if direction == "outbound" {
+		status = nullStr(domain.ReplyPending)
+	}
+	b.messages = append(b.messages, int64(it.seq), t.pos, id, direction, body, nanos(it.ev.At), author,
+		status, sql.NullString{})
 	t.lastMessageAt = max(t.lastMessageAt, nanos(it.ev.At))
 	t.preview = preview(body)
 	t.messageCount++

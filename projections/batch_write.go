@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/ticketbus/ticketbus/domain"
 )
 
 // ticket returns the ticket with the given id, nil if the views have none.
@@ -84,11 +86,25 @@ func (b *batch) flush() error {
 		return fmt.Errorf("messages: %w", err)
 	}
 	b.messages = b.messages[:0]
+	clear(b.replies)
 	if err := b.insertRows(b.st.history, historyColumns, b.history); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
 	b.history = b.history[:0]
 	return nil
+}
+
+// replyStatus sets a reply's delivery status as the event gives it: the
+// engine writes only changes forward. A reply of another ticket, or none,
+// changes nothing, as in domain.Ticket.
+func (b *batch) replyStatus(t *ticketRow, d *domain.ReplyStatusChangedData) error {
+	// A pending row's values are in addMessage's order: the ticket is
+	// its second, status and reason its last two.
+	if i, ok := b.replies[d.ReplyID]; ok && b.messages[i+1] == t.pos {
+		b.messages[i+7], b.messages[i+8] = nullStr(d.Status), nullStr(d.Reason)
+		return nil
+	}
+	return b.exec(b.st.replyStatus, t.pos, d.ReplyID, nullStr(d.Status), nullStr(d.Reason))
 }
 
 // insertRows inserts rows of width values with the largest multi-row

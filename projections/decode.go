@@ -38,13 +38,19 @@ func decode(e eventstore.Entry) (item, error) {
 	if e.Void {
 		return item{seq: e.Seq, skip: true}, nil
 	}
-	it, _, err := decodeFull(e)
+	it, _, err := decodeFull(e, true)
 	return it, err
+}
+
+// viewsIgnore tells the event types no view shows: webhooks are the
+// engine's own business, and their payload is not even read.
+func viewsIgnore(typ string) bool {
+	return typ == domain.WebhookCreated || typ == domain.WebhookRemoved
 }
 
 // historyEntry decodes one event of the log as an auditor sees it.
 func historyEntry(e eventstore.Entry) (HistoryEntry, error) {
-	it, env, err := decodeFull(e)
+	it, env, err := decodeFull(e, false)
 	if err != nil {
 		return HistoryEntry{}, err
 	}
@@ -55,8 +61,10 @@ func historyEntry(e eventstore.Entry) (HistoryEntry, error) {
 		Actor: json.RawMessage(it.actor), Data: json.RawMessage(it.data)}, nil
 }
 
-// decodeFull is decode, also returning the envelope's raw parts.
-func decodeFull(e eventstore.Entry) (item, envelope, error) {
+// decodeFull is decode, also returning the envelope's raw parts. For the
+// projector (forViews), an event of a type the views ignore is skipped
+// without its payload being decoded.
+func decodeFull(e eventstore.Entry, forViews bool) (item, envelope, error) {
 	env, ok := decodeEnvelope(e.Data)
 	if !ok {
 		var raw struct {
@@ -72,6 +80,9 @@ func decodeFull(e eventstore.Entry) (item, envelope, error) {
 	data, known := domain.NewEventData(ev.Type)
 	if !known {
 		return item{seq: e.Seq, skip: true}, env, fmt.Errorf("%w %q", errUnknownType, ev.Type)
+	}
+	if forViews && viewsIgnore(ev.Type) {
+		return item{seq: e.Seq, ev: ev, skip: true}, env, nil
 	}
 	if env.payload != nil {
 		data = env.payload
@@ -240,10 +251,11 @@ func decodeEnvelope(b []byte) (env envelope, ok bool) {
 			})
 		case "data":
 			// The payload is read in place when its type came first, as
-			// domain.MarshalEvent writes it, and only skipped otherwise.
+			// domain.MarshalEvent writes it, and only skipped otherwise
+			// (and always for a type the views ignore).
 			start := s.i
 			env.payload = nil
-			if p, known := domain.NewEventData(ev.Type); known && p != nil {
+			if p, known := domain.NewEventData(ev.Type); known && p != nil && !viewsIgnore(ev.Type) {
 				sub := &scanner{b: s.b[start:]}
 				if decodePayloadFrom(sub, p) {
 					s.i += sub.i
@@ -282,6 +294,18 @@ func decodePayloadFrom(s *scanner, dst any) bool {
 				return s.str(&d.MessageID)
 			case "body":
 				return s.str(&d.Body)
+			}
+			return false
+		})
+	case *domain.ReplyStatusChangedData:
+		ok = s.object(func(key []byte) bool {
+			switch string(key) {
+			case "reply_id":
+				return s.str(&d.ReplyID)
+			case "status":
+				return s.str(&d.Status)
+			case "reason":
+				return s.str(&d.Reason)
 			}
 			return false
 		})
@@ -334,7 +358,8 @@ var (
 	eventTypes = []string{domain.TicketOpened, domain.MessageReceived, domain.ReplySent, domain.TicketAssigned,
 		domain.TicketSnoozed, domain.TicketWoke, domain.TicketMarkedUnread, domain.TicketMarkedRead,
 		domain.TicketClosed, domain.TicketReopened, domain.ProfileBlocked, domain.ProfileUnblocked,
-		domain.MessagesErased, domain.PhoneLinked, domain.UserCreated}
+		domain.MessagesErased, domain.PhoneLinked, domain.UserCreated, domain.ReplyStatusChanged,
+		domain.WebhookCreated, domain.WebhookRemoved}
 	roles = func() []string {
 		out := make([]string, len(domain.Roles))
 		for i, r := range domain.Roles {
@@ -342,7 +367,7 @@ var (
 		}
 		return out
 	}()
-	kinds = []string{domain.KindProfile, domain.KindPhone, domain.KindUser}
+	kinds = []string{domain.KindProfile, domain.KindPhone, domain.KindUser, domain.KindWebhook}
 )
 
 func intern(b []byte, known []string) string {

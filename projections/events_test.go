@@ -13,14 +13,17 @@ import (
 	"github.com/ticketbus/ticketbus/eventstore"
 )
 
+// effectCase is one case of TestEventEffects.
+type effectCase struct {
+	name string
+	run  func(t *testing.T, e *env, v *Views)
+}
+
 // TestEventEffects drives a real engine through every event type and checks
 // what each does to the views.
 func TestEventEffects(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
-		name string
-		run  func(t *testing.T, e *env, v *Views)
-	}{
+	cases := []effectCase{
 		{"TicketOpened and MessageReceived", func(t *testing.T, e *env, v *Views) {
 			res := e.inbound("alice", "Hello, my order is late")
 			e.sync(v)
@@ -29,7 +32,7 @@ func TestEventEffects(t *testing.T) {
 				LastMessageAt: clockStart, Preview: "Hello, my order is late", MessageCount: 1}
 			checkSummary(t, d.TicketSummary, want)
 			if len(d.Messages) != 1 || d.Messages[0].Direction != "inbound" || d.Messages[0].Body != "Hello, my order is late" ||
-				d.Messages[0].AuthorID != nil || !d.Messages[0].At.Equal(clockStart) {
+				d.Messages[0].AuthorID != nil || !d.Messages[0].At.Equal(clockStart) || d.Messages[0].Status != nil {
 				t.Fatalf("messages = %+v", d.Messages)
 			}
 			p, err := v.Profile(testContext(t), "alice")
@@ -58,7 +61,8 @@ func TestEventEffects(t *testing.T) {
 			checkSummary(t, d.TicketSummary, TicketSummary{ID: res.TicketID, ProfileID: "bob", Status: StatusOpen,
 				Unread: true, LastMessageAt: clockStart.Add(time.Minute), Preview: strings.Repeat("é", 140), MessageCount: 2})
 			m := d.Messages[1]
-			if m.Direction != "outbound" || m.Body != reply || m.AuthorID == nil || *m.AuthorID != e.owner.ID {
+			if m.Direction != "outbound" || m.Body != reply || m.AuthorID == nil || *m.AuthorID != e.owner.ID ||
+				orDash(m.Status) != domain.ReplyPending || m.StatusReason != nil {
 				t.Fatalf("reply = %+v", m)
 			}
 			h := history(t, v, res.TicketID)
@@ -274,7 +278,7 @@ func TestEventEffects(t *testing.T) {
 			}
 		}},
 	}
-	for _, c := range cases {
+	for _, c := range append(cases, deliveryCases...) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)

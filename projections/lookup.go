@@ -88,7 +88,7 @@ func (v *Views) Ticket(ctx context.Context, id string, now time.Time) (TicketDet
 		}
 		d.TicketSummary = s
 		d.Messages = []Message{}
-		rows, err := tx.QueryContext(ctx, `SELECT id, direction, body, at, author_id FROM messages
+		rows, err := tx.QueryContext(ctx, `SELECT id, direction, body, at, author_id, status, status_reason FROM messages
 			WHERE ticket = (SELECT position FROM tickets WHERE id = ?) ORDER BY position`, id)
 		if err != nil {
 			return err
@@ -97,14 +97,12 @@ func (v *Views) Ticket(ctx context.Context, id string, now time.Time) (TicketDet
 		for rows.Next() {
 			var m Message
 			var at int64
-			var author sql.NullString
-			if err := rows.Scan(&m.ID, &m.Direction, &m.Body, &at, &author); err != nil {
+			var author, status, reason sql.NullString
+			if err := rows.Scan(&m.ID, &m.Direction, &m.Body, &at, &author, &status, &reason); err != nil {
 				return err
 			}
 			m.At = fromNanos(at)
-			if author.Valid {
-				m.AuthorID = &author.String
-			}
+			m.AuthorID, m.Status, m.StatusReason = strPtr(author), strPtr(status), strPtr(reason)
 			d.Messages = append(d.Messages, m)
 		}
 		return rows.Err()

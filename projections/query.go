@@ -224,3 +224,11 @@ func nanos(t time.Time) int64 {
 }
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// strPtr maps SQL NULL to nil.
+func strPtr(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	return &s.String
+}

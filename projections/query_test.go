@@ -272,7 +272,7 @@ func TestJSONShape(t *testing.T) {
 	}
 	d := mustTicket(t, in.v, in.t[2], clockStart)
 	b, _ = json.Marshal(d)
-	if !strings.Contains(string(b), `"messages":[{"id":"`) || !strings.Contains(string(b), `"author_id":null`) ||
+	if !strings.Contains(string(b), `"messages":[{"id":"`) || !strings.Contains(string(b), `"author_id":null,"status":null,"status_reason":null}`) ||
 		!strings.Contains(string(b), `"direction":"inbound"`) {
 		t.Fatalf("detail %s", b)
 	}

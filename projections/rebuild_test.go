@@ -155,6 +155,9 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			[]string{`body is "forged" in the live views, "original text" in a replay of the log`}},
 		{"missing row", `DELETE FROM history WHERE position = (SELECT position FROM tickets WHERE id = ?1)`,
 			[]string{"history[ticket=", ", position=", "]: missing from the live views"}},
+		{"changed reply status", `UPDATE messages SET status = 'sent' WHERE ?1 != '' AND position =
+			(SELECT min(position) FROM messages WHERE status = 'delivered')`,
+			[]string{`status is "sent" in the live views, "delivered" in a replay of the log`}},
 		{"extra row", `INSERT INTO users (id, name, role) SELECT 'intruder', 'Eve', 'owner' WHERE ?1 != ''`,
 			[]string{`users[id="intruder"]: in the live views but not in a replay of the log`}},
 	}

@@ -13,11 +13,15 @@ import (
 )
 
 // workload writes a varied log through the engine: every kind of ticket
-// event, users, a block by phone and a block by id, over rounds of
-// profiles.
+// event, users, a block by phone and a block by id, replies' delivery
+// statuses, and a webhook the views ignore, over rounds of profiles.
 func (e *env) workload(rounds int) {
 	e.t.Helper()
 	agent := e.user(fmt.Sprintf("agent %d", rounds), domain.RoleSupport)
+	hook, _, err := e.eng.CreateWebhook(testContext(e.t), e.owner, domain.NewWebhook{URL: "https://example.com/hook", Events: []string{"*"}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	for r := range rounds {
 		for p := range 4 {
 			e.clock.Advance(time.Minute)
@@ -31,6 +35,7 @@ func (e *env) workload(rounds int) {
 			switch (r + p) % 4 {
 			case 0:
 				e.exec(domain.Reply{TicketID: id, Body: "on it"})
+				e.replyStatuses(id, r)
 				e.exec(domain.Assign{TicketID: id, AssigneeID: &agent.ID})
 			case 1:
 				e.exec(domain.MarkRead{TicketCommand: ticketCmd(id)})
@@ -44,6 +49,9 @@ func (e *env) workload(rounds int) {
 		switch r {
 		case 1:
 			e.exec(domain.Block{BlockTarget: domain.BlockTarget{Phone: "+33610000001"}})
+			if err := e.eng.RemoveWebhook(testContext(e.t), e.owner, hook.ID); err != nil {
+				e.t.Fatal(err)
+			}
 		case 2:
 			e.exec(domain.Block{BlockTarget: domain.BlockTarget{ProfileID: "w2"}})
 			e.exec(domain.Unblock{BlockTarget: domain.BlockTarget{Phone: "+33610000001"}})
@@ -51,6 +59,31 @@ func (e *env) workload(rounds int) {
 		e.clock.Advance(time.Hour)
 		if _, err := e.eng.Wake(testContext(e.t)); err != nil {
 			e.t.Fatal(err)
+		}
+	}
+}
+
+// replyStatuses moves the ticket's pending replies on, one way per round:
+// left pending, sent then delivered, or failed.
+func (e *env) replyStatuses(ticketID string, round int) {
+	e.t.Helper()
+	ctx := testContext(e.t)
+	tk, err := e.eng.Ticket(ctx, ticketID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for id, status := range tk.ReplyStatus {
+		if status != domain.ReplyPending {
+			continue
+		}
+		switch round % 3 {
+		case 1:
+			if err := e.eng.ReplyHandedOver(ctx, id, domain.ReplySentOut, ""); err != nil {
+				e.t.Fatal(err)
+			}
+			e.exec(domain.ReplyStatus{ReplyID: id, Status: domain.ReplyDelivered})
+		case 2:
+			e.exec(domain.ReplyStatus{ReplyID: id, Status: domain.ReplyFailed, Reason: fmt.Sprintf("round %d bounced", round)})
 		}
 	}
 }

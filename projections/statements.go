@@ -14,6 +14,7 @@ type statements struct {
 	eraseMessage  *sql.Stmt
 	latestMessage *sql.Stmt
 	countMessages *sql.Stmt
+	replyStatus   *sql.Stmt
 	blockCause    *sql.Stmt
 	unblockCause  *sql.Stmt
 	setBlocked    *sql.Stmt
@@ -47,6 +48,8 @@ var singleSQL = []struct {
 		func(s *statements) **sql.Stmt { return &s.latestMessage }},
 	{`SELECT count(*) FROM messages WHERE ticket = ?`,
 		func(s *statements) **sql.Stmt { return &s.countMessages }},
+	{`UPDATE messages SET status = ?3, status_reason = ?4 WHERE ticket = ?1 AND id = ?2 AND direction = 'outbound'`,
+		func(s *statements) **sql.Stmt { return &s.replyStatus }},
 	{`INSERT INTO profile_block_causes (profile_id, cause) VALUES (?1, ?2) ON CONFLICT DO NOTHING`,
 		func(s *statements) **sql.Stmt { return &s.blockCause }},
 	// An unblock by id ('') clears every cause, as domain.Profile does.
@@ -67,7 +70,7 @@ var singleSQL = []struct {
 // Columns of the multi-row statements, in the order rows are appended.
 const (
 	ticketColumnCount = 12
-	messageColumns    = 7
+	messageColumns    = 9
 	historyColumns    = 2
 )
 
@@ -86,7 +89,7 @@ func multiRowSQL(n int) (load, save, messages, history string) {
 	    unread = excluded.unread, snoozed_until = excluded.snoozed_until, closed_at = excluded.closed_at,
 	    close_reason = excluded.close_reason, last_message_at = excluded.last_message_at,
 	    preview = excluded.preview, message_count = excluded.message_count`
-	messages = `INSERT INTO messages (position, ticket, id, direction, body, at, author_id) VALUES ` +
+	messages = `INSERT INTO messages (position, ticket, id, direction, body, at, author_id, status, status_reason) VALUES ` +
 		placeholders(n, messageColumns)
 	history = `INSERT INTO history (ticket, position) VALUES ` + placeholders(n, historyColumns)
 	return load, save, messages, history

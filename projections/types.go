@@ -52,6 +52,10 @@ type Message struct {
 	Body      string    `json:"body"`
 	At        time.Time `json:"at"`
 	AuthorID  *string   `json:"author_id"` // the replying agent; nil for inbound
+	// Status is a reply's delivery status: pending, sent, delivered or
+	// failed; nil for inbound. StatusReason says why it failed, else nil.
+	Status       *string `json:"status"`
+	StatusReason *string `json:"status_reason"`
 }
 
 // TicketDetail is a ticket with its thread, oldest message first.

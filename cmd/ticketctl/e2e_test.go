@@ -74,6 +74,11 @@ func TestEndToEnd(t *testing.T) {
 	if out := ctl("show", id); !strings.Contains(out, "inbound ("+profile+"): Hello, my parcel is late") {
 		t.Errorf("show:\n%s", out)
 	}
+	// A reply shows its delivery status: no webhook takes it here.
+	replied := send("reply", "-ticket", id, "-body", "It is on its way")
+	if out := ctl("show", id, "-min-position", pos(replied)); !strings.Contains(out, " [pending]: It is on its way") {
+		t.Errorf("show after a reply:\n%s", out)
+	}
 
 	read := send("mark-read", "-ticket", id)
 	if row := rowOf(t, ctl("inbox", "-min-position", pos(read)), id); strings.Contains(row, unreadDot) {

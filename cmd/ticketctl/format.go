@@ -34,6 +34,19 @@ func derefOrDash(s *string) string {
 	return orDash(clean(*s))
 }
 
+// replyStatus shows a reply's delivery status after its author, with the
+// reason of a failure: " [delivered]", " [failed: number unreachable]".
+// Inbound messages have none.
+func replyStatus(status, reason *string) string {
+	if status == nil || *status == "" {
+		return ""
+	}
+	if reason != nil && *reason != "" {
+		return " [" + clean(*status) + ": " + clean(*reason) + "]"
+	}
+	return " [" + clean(*status) + "]"
+}
+
 // fmtTime shows an engine time as RFC 3339 in UTC to the second, which
 // is what a person reads in a table; an unparsable value is shown as sent
 // rather than hidden.

@@ -116,7 +116,7 @@ func TestPlainOutput(t *testing.T) {
 			"ticket|" + ticketA, "profile|alice", "status|open", "assignee|-", "unread|● yes", "snoozed until|-",
 			"closed at|-", "last message|2026-03-01T08:00:00Z", "messages|2", "",
 			"[2026-03-01T08:00:00Z] inbound (alice): Hello,", "my parcel is late",
-			"[2026-03-01T08:05:00Z] outbound (" + userA + "): On it"}},
+			"[2026-03-01T08:05:00Z] outbound (" + userA + ") [failed: number unreachable]: On it"}},
 		{[]string{"history", ticketA}, []string{
 			"POSITION|AT|TYPE|ACTOR|DATA",
 			"2|2026-03-01T08:00:00.000000001Z|TicketOpened|" + userA + " (integration)|{\"profile_id\":\"alice\"}",
@@ -151,6 +151,45 @@ func TestPlainOutput(t *testing.T) {
 				if g := strings.Join(fields(got[i]), "|"); g != w {
 					t.Errorf("line %d = %q, want %q", i, g, w)
 				}
+			}
+		})
+	}
+}
+
+// TestShowReplyStatus checks how show prints each reply's delivery status,
+// and that -json carries it as the engine sent it.
+func TestShowReplyStatus(t *testing.T) {
+	msg := func(direction, status, reason string) string {
+		return `{"id":"m","direction":"` + direction + `","body":"x","at":"2026-01-01T00:00:00Z","author_id":"u",` +
+			`"status":` + status + `,"status_reason":` + reason + `}`
+	}
+	tests := []struct {
+		name, message, want string
+	}{
+		{"inbound", msg("inbound", "null", "null"), "[2026-01-01T00:00:00Z] inbound (u): x"},
+		{"inbound, fields omitted", `{"id":"m","direction":"inbound","body":"x","at":"2026-01-01T00:00:00Z","author_id":null}`,
+			"[2026-01-01T00:00:00Z] inbound (p): x"},
+		{"pending", msg("outbound", `"pending"`, "null"), "[2026-01-01T00:00:00Z] outbound (u) [pending]: x"},
+		{"sent", msg("outbound", `"sent"`, "null"), "[2026-01-01T00:00:00Z] outbound (u) [sent]: x"},
+		{"delivered", msg("outbound", `"delivered"`, "null"), "[2026-01-01T00:00:00Z] outbound (u) [delivered]: x"},
+		{"failed", msg("outbound", `"failed"`, `"mailbox full"`), "[2026-01-01T00:00:00Z] outbound (u) [failed: mailbox full]: x"},
+		{"failed, reason sanitized", msg("outbound", `"failed"`, `"a\u001b[2Jb\nc"`),
+			"[2026-01-01T00:00:00Z] outbound (u) [failed: a\ufffd[2Jb c]: x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := `{"id":"t1","profile_id":"p","status":"open","unread":false,"message_count":1,"messages":[` + tt.message + `]}`
+			f := newFakeEngine(t, map[string]reply{"GET /v1/tickets/t1": {200, body}})
+			out, _, err := runAt(f, "show", "t1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := lines(out); got[len(got)-1] != tt.want {
+				t.Errorf("got %q, want %q", got[len(got)-1], tt.want)
+			}
+			out, _, err = runAt(f, "-json", "show", "t1")
+			if err != nil || out != body+"\n" {
+				t.Errorf("-json printed %q (%v), want %q", out, err, body)
 			}
 		})
 	}

@@ -17,6 +17,9 @@ type ticketDetail struct {
 		Body      string  `json:"body"`
 		At        string  `json:"at"`
 		AuthorID  *string `json:"author_id"`
+		// Status and StatusReason are a reply's delivery; nil for inbound.
+		Status       *string `json:"status"`
+		StatusReason *string `json:"status_reason"`
 	} `json:"messages"`
 }
 
@@ -94,7 +97,8 @@ func runShow(r *runner, args []string) error {
 			author = *m.AuthorID
 		}
 		body := strings.ReplaceAll(cleanLines(m.Body), "\n", "\n    ")
-		fmt.Fprintf(r.stdout, "[%s] %s (%s): %s\n", fmtTime(&m.At), clean(m.Direction), clean(author), body)
+		fmt.Fprintf(r.stdout, "[%s] %s (%s)%s: %s\n", fmtTime(&m.At), clean(m.Direction), clean(author),
+			replyStatus(m.Status, m.StatusReason), body)
 	}
 	return nil
 }

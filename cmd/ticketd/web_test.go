@@ -127,6 +127,7 @@ func TestWebInbox(t *testing.T) {
 			return os.WriteFile(filepath.Join(shots, name), buf, 0o644)
 		})
 	}
+	const replyMark = `#thread [data-testid="message"][data-direction="outbound"] [data-testid="reply-status"]`
 	row := func(id string) string { return `#ticket-list li[data-ticket-id="` + id + `"]` }
 	dot := func(id string) string { return row(id) + ` [data-testid="unread-dot"]` }
 	click := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
@@ -157,7 +158,15 @@ func TestWebInbox(t *testing.T) {
 	// Opening it clears the dot; Mark as unread brings it back.
 	openTicket(alice.TicketID)
 	step("reply", chromedp.SendKeys(chromedp.CSS("#reply-body"), "Sorry, we are on it"), click("#reply-send"),
-		textHas("#thread", "Sorry, we are on it"), shot("ticket.png"))
+		textHas("#thread", "Sorry, we are on it"), visible(replyMark+`[data-status="pending"]`),
+		textHas(replyMark, "Pending"), shot("ticket.png"))
+	// The gateway reports the reply failed: the page shows it, with why.
+	const reason = "number no longer in service"
+	c.cmd("reply_status", map[string]any{"reply_id": replyID(t, c, alice.TicketID), "status": "failed", "reason": reason})
+	step("reply failed", visible(replyMark+`[data-status="failed"]`), textHas(replyMark, "Failed"),
+		textHas(`[data-testid="reply-reason"]`, reason),
+		poll(fmt.Sprintf(`document.querySelector(%q).title.includes(%q)`, replyMark, reason)),
+		visible(`[data-testid="message"][data-direction="outbound"].failed`))
 	step("mark unread", click("#more"), visible("#mark-unread"), click("#mark-unread"), visible(dot(alice.TicketID)))
 
 	// Assign Alice's ticket to me through the UI, snooze it 1 hour.
@@ -219,6 +228,31 @@ func TestWebInbox(t *testing.T) {
 	if files := browserFilesHolding(t, profileDir, "Hello from Alice"); len(files) > 0 {
 		t.Errorf("after the block, the browser's profile still holds the erased text in %v", files)
 	}
+}
+
+// replyID is the id of the ticket's only reply, as GET /v1/tickets/{id}
+// shows it.
+func replyID(t *testing.T, c *client, ticketID string) string {
+	t.Helper()
+	var d struct {
+		Messages []struct {
+			ID        string `json:"id"`
+			Direction string `json:"direction"`
+		} `json:"messages"`
+	}
+	if code := c.do("GET", "/v1/tickets/"+ticketID, nil, &d); code != 200 {
+		t.Fatalf("get ticket %s: %d", ticketID, code)
+	}
+	var ids []string
+	for _, m := range d.Messages {
+		if m.Direction == "outbound" {
+			ids = append(ids, m.ID)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("ticket %s has replies %v, want one", ticketID, ids)
+	}
+	return ids[0]
 }
 
 // browserFilesHolding lists the files under dir whose bytes contain text.

@@ -268,6 +268,7 @@
       meta.className = "muted";
       meta.textContent = (m.direction === "outbound" ? "Reply" : t.profile_id) + " · " + fmtTime(m.at);
       li.append(body, meta);
+      if (m.direction === "outbound" && m.status) appendReplyStatus(li, m);
       return li;
     });
     if (items.length === 0) {
@@ -279,6 +280,38 @@
     }
     thread.replaceChildren(...items);
     thread.scrollTop = thread.scrollHeight;
+  }
+
+  // A reply's delivery, as spec section 7 names its steps.
+  const REPLY_STATUS = {
+    pending: ["Pending", "Written, not yet handed over for delivery"],
+    sent: ["Sent", "Handed over for delivery"],
+    delivered: ["Delivered", "Delivered to the customer"],
+    failed: ["Failed", "Not delivered"],
+  };
+
+  // appendReplyStatus marks a reply with its status; a failed one also
+  // shows why, beside the mark and on hovering it.
+  function appendReplyStatus(li, m) {
+    const [label, hint] = REPLY_STATUS[m.status] || [m.status, ""];
+    li.dataset.status = m.status;
+    const mark = document.createElement("span");
+    mark.className = "reply-status is-" + m.status;
+    mark.dataset.testid = "reply-status";
+    mark.dataset.status = m.status;
+    mark.textContent = label;
+    mark.title = m.status === "failed" && m.status_reason ? hint + ": " + m.status_reason : hint;
+    li.append(mark);
+    if (m.status === "failed") {
+      li.classList.add("failed");
+      if (m.status_reason) {
+        const why = document.createElement("p");
+        why.className = "reply-reason";
+        why.dataset.testid = "reply-reason";
+        why.textContent = "Not delivered: " + m.status_reason;
+        li.append(why);
+      }
+    }
   }
 
   // ---- ticket ----
