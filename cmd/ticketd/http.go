@@ -62,6 +62,8 @@ func (a *api) routes() http.Handler {
 	mux.HandleFunc("POST /v1/webhooks", a.authed(a.createWebhook))
 	mux.HandleFunc("GET /v1/webhooks", a.authed(a.listWebhooks))
 	mux.HandleFunc("DELETE /v1/webhooks/{id}", a.authed(a.removeWebhook))
+	mux.HandleFunc("GET /v1/webhooks/{id}/failures", a.authed(a.listFailures))
+	mux.HandleFunc("POST /v1/webhooks/{id}/failures/{event_id}/retry", a.authed(a.retryFailure))
 	mux.HandleFunc("GET /v1/log", a.authed(a.rawLog))
 	mux.HandleFunc("POST /v1/views/rebuild", a.authed(a.rebuildViews))
 	mux.HandleFunc("POST /v1/views/verify", a.authed(a.verifyViews))

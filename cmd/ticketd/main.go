@@ -30,6 +30,7 @@ import (
 	"github.com/ticketbus/ticketbus/natsapi"
 	"github.com/ticketbus/ticketbus/natsauth"
 	"github.com/ticketbus/ticketbus/projections"
+	"github.com/ticketbus/ticketbus/relay"
 )
 
 // defaultGCPercent is the Go collector's target unless GOGC says otherwise:
@@ -105,6 +106,7 @@ type Main struct {
 	Engine   *engine.Engine
 	Commands *natsapi.CommandServer
 	Logins   *natsauth.Responder // nil on a cluster without auth callout
+	Relay    *relay.Relay        // delivers events to webhooks
 	Views    *projections.Views
 	Registry *prometheus.Registry
 	Clock    *engine.ManualClock // only with -test-clock
@@ -245,6 +247,11 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	m.Relay, err = relay.Start(ctx, relay.Config{Log: m.Log, Engine: m.Engine, Registerer: m.Registry,
+		Logger: m.Logger.With("component", "webhooks")})
+	if err != nil {
+		return fmt.Errorf("start the webhook relay: %w", err)
+	}
 	if err := m.serveDebug(); err != nil {
 		return err
 	}
@@ -321,6 +328,9 @@ func (m *Main) Close() error {
 	}
 	if m.debug != nil {
 		_ = m.debug.Close()
+	}
+	if m.Relay != nil {
+		m.Relay.Close()
 	}
 	if m.Logins != nil {
 		_ = m.Logins.Close()
