@@ -1,6 +1,8 @@
 package domain_test
 
 import (
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,4 +38,36 @@ func TestNewWebhookValidate(t *testing.T) {
 	if !w.Wants(domain.ReplySent) || w.Wants(domain.MessageReceived) || !(domain.Webhook{Events: []string{"*"}}).Wants(domain.TicketClosed) {
 		t.Error("Wants")
 	}
+}
+
+// FuzzNewWebhook: whatever body POST /v1/webhooks gets, decoding and
+// validation never panic, refusals are short invalid_argument errors, and
+// what is accepted is an http(s) URL with a host and known event types.
+func FuzzNewWebhook(f *testing.F) {
+	f.Add([]byte(`{"url":"https://gw.example/hook","events":["ReplySent"],"description":"sms"}`))
+	f.Add([]byte(`{"url":"http://127.0.0.1:9/","events":["*"]}`))
+	f.Add([]byte(`{"url":"javascript:alert(1)","events":["*"]}`))
+	f.Add([]byte(`{"url":"https://x","events":["*","*"],"secret":"mine"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var w domain.NewWebhook
+		err := domain.DecodeBody(body, &w)
+		if err == nil {
+			err = w.Validate()
+		}
+		if err != nil {
+			if domain.ErrorCode(err) != domain.EInvalid || len(domain.ErrorMessage(err)) > 1000 {
+				t.Fatalf("%q: %v", body, err)
+			}
+			return
+		}
+		u, perr := url.Parse(w.URL)
+		if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(w.Events) == 0 {
+			t.Fatalf("accepted %+v", w)
+		}
+		for _, e := range w.Events {
+			if e != domain.WebhookAll && !slices.Contains(domain.WebhookEvents, e) {
+				t.Fatalf("accepted event type %q", e)
+			}
+		}
+	})
 }
