@@ -17,6 +17,8 @@ const (
 	CmdUnblock    = "unblock"
 	// CmdReplyStatus is a gateway's report on a reply's delivery.
 	CmdReplyStatus = "reply_status"
+	// CmdNote adds an agent's internal note to a ticket.
+	CmdNote = "note"
 	// CmdWake is the timer's wake-up of a snoozed ticket: the engine's own
 	// command, never the API's.
 	CmdWake = "wake"

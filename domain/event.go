@@ -30,6 +30,8 @@ const (
 	// webhook's own stream.
 	WebhookCreated = "WebhookCreated"
 	WebhookRemoved = "WebhookRemoved"
+	// NoteAdded records an agent's internal note on a ticket.
+	NoteAdded = "NoteAdded"
 )
 
 // Aggregate kinds: each is one consistency boundary, one subject in the log.
@@ -108,6 +110,13 @@ type SealedBody struct {
 type ReplySentData struct {
 	MessageID string `json:"message_id"`
 	Body      string `json:"body"`
+}
+
+// NoteAddedData is the payload of NoteAdded. A note is the team's own
+// words, in clear like a reply, and stays after a block.
+type NoteAddedData struct {
+	NoteID string `json:"note_id"`
+	Body   string `json:"body"`
 }
 
 // TicketAssignedData is the payload of TicketAssigned; an empty AssigneeID
@@ -222,6 +231,8 @@ func NewEventData(typ string) (any, bool) {
 		return &WebhookCreatedData{}, true
 	case WebhookRemoved:
 		return &WebhookRemovedData{}, true
+	case NoteAdded:
+		return &NoteAddedData{}, true
 	}
 	return nil, false
 }

@@ -364,6 +364,8 @@ func generatedID(e domain.Event) *string {
 		return &d.MessageID
 	case *domain.ReplySentData:
 		return &d.MessageID
+	case *domain.NoteAddedData:
+		return &d.NoteID
 	}
 	return nil
 }
@@ -393,6 +395,10 @@ func views(evs []domain.Event, newTicket string) []view {
 		case *domain.ReplySentData:
 			c := *d
 			c.MessageID = ""
+			v.Data = c
+		case *domain.NoteAddedData:
+			c := *d
+			c.NoteID = ""
 			v.Data = c
 		case *domain.TicketSnoozedData:
 			// The instant matters, not how the zone is spelled.

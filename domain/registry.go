@@ -86,6 +86,9 @@ var registry = []CommandSpec{
 	register(CmdClose, PermTicketCommands, decodeInto[Close], func(s State, c Close, x Context) (Decision, error) {
 		return DecideClose(s.Profile, c, x)
 	}),
+	register(CmdNote, PermTicketCommands, decodeInto[Note], func(s State, c Note, x Context) (Decision, error) {
+		return DecideNote(s.Profile, c, x)
+	}),
 	register(CmdBlock, PermTicketCommands, decodeInto[Block], func(s State, c Block, x Context) (Decision, error) {
 		return DecideBlock(c, s.Profile, s.Phone, s.Linked, x)
 	}),

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -32,9 +33,11 @@ var WebhookEvents = []string{TicketOpened, MessageReceived, ReplySent, ReplyStat
 	ProfileBlocked, ProfileUnblocked, MessagesErased}
 
 // Wants reports whether the webhook subscribed to events of type typ.
+// "*" means every type of WebhookEvents, not every type of the log: an
+// internal note shares the ticket's subject but never leaves the engine.
 func (w Webhook) Wants(typ string) bool {
 	for _, e := range w.Events {
-		if e == typ || e == WebhookAll {
+		if e == typ || e == WebhookAll && slices.Contains(WebhookEvents, typ) {
 			return true
 		}
 	}

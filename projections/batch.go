@@ -97,6 +97,8 @@ type batch struct {
 	dirty    []*ticketRow
 	messages []any // rows of messageColumns values, inserted at flush
 	history  []any // rows of historyColumns values
+	// search holds the positions to add to the search index, by row.
+	search map[postingKey][]int64
 	// replies finds a reply among messages by id, so that a status change
 	// before the flush changes the row still to be inserted.
 	replies map[string]int
@@ -107,7 +109,7 @@ type batch struct {
 
 func newBatch(ctx context.Context, tx *sql.Tx, st *statements) *batch {
 	return &batch{ctx: ctx, tx: tx, st: st, txStmts: map[*sql.Stmt]*sql.Stmt{},
-		tickets: map[string]*ticketRow{}, replies: map[string]int{}}
+		tickets: map[string]*ticketRow{}, replies: map[string]int{}, search: map[postingKey][]int64{}}
 }
 
 // apply applies one event. Like domain.Profile.Apply it never refuses an
@@ -131,6 +133,9 @@ func (b *batch) apply(it item) error {
 				lastMessageAt: nanos(ev.At)}
 			b.tickets[t.id] = t
 			b.touch(t)
+			if err := b.indexTicket(t); err != nil {
+				return err
+			}
 		}
 		if t != nil {
 			b.history = append(b.history, t.pos, int64(it.seq))
@@ -148,6 +153,11 @@ func (b *batch) apply(it item) error {
 			b.replies[d.MessageID] = len(b.messages)
 			b.addMessage(t, it, d.MessageID, "outbound", d.Body, nullStr(ev.Actor.UserID))
 		}
+	case domain.NoteAdded:
+		if t != nil {
+			d := ev.Data.(*domain.NoteAddedData)
+			b.addMessage(t, it, d.NoteID, "note", d.Body, nullStr(ev.Actor.UserID))
+		}
 	case domain.ReplyStatusChanged:
 		if t != nil {
 			return b.replyStatus(t, ev.Data.(*domain.ReplyStatusChangedData))
@@ -163,11 +173,7 @@ func (b *batch) apply(it item) error {
 			return b.block(ev)
 		}
 	case domain.PhoneLinked:
-		d := ev.Data.(*domain.PhoneLinkedData)
-		if err := b.exec(b.st.profile, d.ProfileID); err != nil {
-			return err
-		}
-		return b.exec(b.st.phone, d.ProfileID, ev.Aggregate.ID, it.seq)
+		return b.linkPhone(ev.Data.(*domain.PhoneLinkedData).ProfileID, ev.Aggregate.ID, it.seq)
 	case domain.UserCreated:
 		d := ev.Data.(*domain.UserCreatedData)
 		return b.exec(b.st.user, d.UserID, d.Name, string(d.Role))
@@ -212,10 +218,7 @@ func (b *batch) messageReceived(t *ticketRow, it item) error {
 	ev := it.ev
 	d := ev.Data.(*domain.MessageReceivedData)
 	if d.Phone != "" {
-		if err := b.exec(b.st.profile, ev.Aggregate.ID); err != nil {
-			return err
-		}
-		if err := b.exec(b.st.phone, ev.Aggregate.ID, d.Phone, it.seq); err != nil {
+		if err := b.linkPhone(ev.Aggregate.ID, d.Phone, it.seq); err != nil {
 			return err
 		}
 	}
@@ -235,11 +238,13 @@ func (b *batch) messageReceived(t *ticketRow, it item) error {
 	return nil
 }
 
-// addMessage adds a message and moves the ticket's activity time, preview
-// and count. last_message_at counts every message, erased ones included:
-// it is fixed by the log alone, so a replay made after a block (when the
-// texts no longer open) sorts the inbox exactly as the live views did, and
-// a block does not reorder the inbox.
+// addMessage adds a message, its words to the search index, and moves the
+// ticket's activity time, preview and count. last_message_at counts every
+// message, erased ones included: it is fixed by the log alone, so a replay
+// made after a block (when the texts no longer open) sorts the inbox
+// exactly as the live views did, and a block does not reorder the inbox.
+// A note counts among the messages but is neither activity nor preview:
+// the inbox orders and shows the conversation with the customer.
 func (b *batch) addMessage(t *ticketRow, it item, id, direction, body string, author sql.NullString) {
 	status := sql.NullString{}
 	if direction == "outbound" {
@@ -247,24 +252,20 @@ func (b *batch) addMessage(t *ticketRow, it item, id, direction, body string, au
 	}
 	b.messages = append(b.messages, int64(it.seq), t.pos, id, direction, body, nanos(it.ev.At), author,
 		status, sql.NullString{})
-	t.lastMessageAt = max(t.lastMessageAt, nanos(it.ev.At))
-	t.preview = preview(body)
+	b.indexWords(t.pos, body)
+	if direction != "note" {
+		t.lastMessageAt = max(t.lastMessageAt, nanos(it.ev.At))
+		t.preview = preview(body)
+	}
 	t.messageCount++
 	b.touch(t)
 }
 
-// messagesErased deletes the rows of erased messages. It runs on the
-// tables themselves, so what the batch holds in memory is written first.
+// messagesErased deletes the rows of erased messages and their words.
 func (b *batch) messagesErased(t *ticketRow, d *domain.MessagesErasedData) error {
-	if err := b.flush(); err != nil {
+	if err := b.eraseMessages(t, d.MessageIDs); err != nil {
 		return err
 	}
-	for _, id := range d.MessageIDs {
-		if err := b.exec(b.st.eraseMessage, t.pos, id); err != nil {
-			return err
-		}
-	}
-	b.erased = true
 	var latest string
 	err := b.stmt(b.st.latestMessage).QueryRowContext(b.ctx, t.pos).Scan(&latest)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {

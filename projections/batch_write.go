@@ -91,7 +91,7 @@ func (b *batch) flush() error {
 		return fmt.Errorf("history: %w", err)
 	}
 	b.history = b.history[:0]
-	return nil
+	return b.flushPostings()
 }
 
 // replyStatus sets a reply's delivery status as the event gives it: the

@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
+	"flag"
 	"fmt"
 	mrand "math/rand/v2"
 	"path/filepath"
@@ -113,6 +114,11 @@ func benchStream(b *testing.B, l *eventstore.Log, profiles, ticketsPerProfile in
 
 func benchProfile(p int) string { return fmt.Sprintf("customer-%05d", p) }
 
+// catchUpBatch sets BenchmarkCatchUp's batch size: the default is a
+// catch-up's, a small one is what a projector following a live log
+// applies.
+var catchUpBatch = flag.Int("catchup-batch", 0, "events per batch in BenchmarkCatchUp (0: the catch-up default)")
+
 // BenchmarkCatchUp compares a projector's catch-up from 0 into a fresh file
 // with a bare read of the same stream, which bounds it.
 func BenchmarkCatchUp(b *testing.B) {
@@ -142,7 +148,7 @@ func BenchmarkCatchUp(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		p := NewProjector(db, l, ProjectorConfig{Logger: quiet})
+		p := NewProjector(db, l, ProjectorConfig{Logger: quiet, BatchSize: *catchUpBatch, CatchUpBatchSize: *catchUpBatch})
 		b.StartTimer()
 		start = b.Elapsed()
 		if err := p.CatchUp(ctx, last); err != nil {

@@ -34,11 +34,12 @@ func TestOpenSettings(t *testing.T) {
 		{db.w, "secure_delete", "1"},
 		{db.w, "foreign_keys", "1"},
 		{db.w, "busy_timeout", "5000"},
-		{db.w, "user_version", "2"},
+		{db.w, "user_version", "3"},
 		{db.r, "journal_mode", "wal"},
 		{db.r, "secure_delete", "1"},
 		{db.r, "foreign_keys", "1"},
 		{db.r, "query_only", "1"},
+		{db.r, "mmap_size", "2000000000"},
 	} {
 		if got := pragma(c.pool, c.name); got != c.want {
 			t.Errorf("%s = %s, want %s", c.name, got, c.want)

@@ -297,6 +297,16 @@ func decodePayloadFrom(s *scanner, dst any) bool {
 			}
 			return false
 		})
+	case *domain.NoteAddedData:
+		ok = s.object(func(key []byte) bool {
+			switch string(key) {
+			case "note_id":
+				return s.str(&d.NoteID)
+			case "body":
+				return s.str(&d.Body)
+			}
+			return false
+		})
 	case *domain.ReplyStatusChangedData:
 		ok = s.object(func(key []byte) bool {
 			switch string(key) {
@@ -359,7 +369,7 @@ var (
 		domain.TicketSnoozed, domain.TicketWoke, domain.TicketMarkedUnread, domain.TicketMarkedRead,
 		domain.TicketClosed, domain.TicketReopened, domain.ProfileBlocked, domain.ProfileUnblocked,
 		domain.MessagesErased, domain.PhoneLinked, domain.UserCreated, domain.ReplyStatusChanged,
-		domain.WebhookCreated, domain.WebhookRemoved}
+		domain.WebhookCreated, domain.WebhookRemoved, domain.NoteAdded}
 	roles = func() []string {
 		out := make([]string, len(domain.Roles))
 		for i, r := range domain.Roles {

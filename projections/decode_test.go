@@ -29,6 +29,8 @@ func TestDecodeMatchesDomain(t *testing.T) {
 			Sealed: &domain.SealedBody{KeyID: "k", Nonce: []byte{1, 2, 3}, Ciphertext: []byte("\x00\xffsecret")}}),
 		base(domain.ReplySent, &domain.ReplySentData{MessageID: "m2", Body: "plain reply"}),
 		base(domain.ReplySent, &domain.ReplySentData{MessageID: "m3", Body: "line\nbreak, \"quotes\", <html> & é ✓"}),
+		base(domain.NoteAdded, &domain.NoteAddedData{NoteID: "n1", Body: "called back, parcel at the neighbour's é ✓"}),
+		base(domain.NoteAdded, &domain.NoteAddedData{NoteID: "n2", Body: "line\nbreak, \"quotes\", <html> & é"}),
 		base(domain.ReplyStatusChanged, &domain.ReplyStatusChangedData{ReplyID: "m2", Status: domain.ReplyDelivered}),
 		base(domain.ReplyStatusChanged, &domain.ReplyStatusChangedData{ReplyID: "m3", Status: domain.ReplyFailed, Reason: "carrier said no ✗"}),
 		base(domain.ReplyStatusChanged, &domain.ReplyStatusChangedData{ReplyID: "m3", Status: domain.ReplyFailed, Reason: `"escaped"`}),
@@ -59,6 +61,8 @@ func TestDecodeMatchesDomain(t *testing.T) {
 		// What the engine writes takes the fast path.
 		if env, ok := decodeEnvelope(b); !ok {
 			t.Errorf("%s: not read by the fast path", b)
+		} else if d, note := ev.Data.(*domain.NoteAddedData); note && !strings.ContainsAny(d.Body, "\"\n") && env.payload == nil {
+			t.Errorf("%s: payload not read by the fast path", b)
 		} else if _, plain := ev.Data.(*domain.TicketAssignedData); plain && env.payload == nil {
 			t.Errorf("%s: payload not read by the fast path", b)
 		} else if d, status := ev.Data.(*domain.ReplyStatusChangedData); status && !strings.Contains(d.Reason, `"`) && env.payload == nil {
@@ -79,6 +83,10 @@ func TestDecodeMatchesDomain(t *testing.T) {
 		`{"type":"TicketWoke","type":"TicketClosed","at":"2026-03-02T09:00:00Z","data":{"reason":"x"}}`,
 		`{"type":"MessageReceived","at":"2026-03-02T09:00:00Z","data":{"message_id":"m","sealed":null}}`,
 		`{"type":"ReplyStatusChanged","at":"2026-03-02T09:00:00Z","ticket_id":"t","data":{"reply_id":"r","status":"failed","reason":null}}`,
+		`{"type":"NoteAdded","at":"2026-03-02T09:00:00Z","ticket_id":"t","data":{"body":"before the id","note_id":"n"}}`,
+		`{"type":"NoteAdded","at":"2026-03-02T09:00:00Z","ticket_id":"t","data":{"note_id":"n","body":null}}`,
+		`{"type":"NoteAdded","at":"2026-03-02T09:00:00Z","ticket_id":"t","data":{"note_id":"n","body":"x","extra":[1]}}`,
+		`{"type":"NoteAdded","at":"2026-03-02T09:00:00Z","ticket_id":"t","data":{"note_id":"n","body":5}}`,
 		// Escapes and bytes that are not UTF-8.
 		`{"type":"TicketWoke","at":"2026-03-02T09:00:00Z","ticket_id":"t\u0031","data":{"reason":"a\"b"}}`,
 		"{\"type\":\"TicketWoke\",\"at\":\"2026-03-02T09:00:00Z\",\"ticket_id\":\"\xff\",\"data\":{}}",

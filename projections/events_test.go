@@ -278,7 +278,7 @@ func TestEventEffects(t *testing.T) {
 			}
 		}},
 	}
-	for _, c := range append(cases, deliveryCases...) {
+	for _, c := range append(append(cases, deliveryCases...), noteCases...) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)

@@ -51,6 +51,11 @@ func migrate(ctx context.Context, w *sql.DB) error {
 		if _, err := tx.ExecContext(ctx, string(script)); err != nil {
 			return fmt.Errorf("migration %s: %w", e.Name(), err)
 		}
+		if step := migrationSteps[i+1]; step != nil {
+			if err := step(ctx, tx); err != nil {
+				return fmt.Errorf("migration %s: %w", e.Name(), err)
+			}
+		}
 	}
 	// PRAGMA takes no parameters; the number is ours.
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(entries))); err != nil {
@@ -60,6 +65,13 @@ func migrate(ctx context.Context, w *sql.DB) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
+}
+
+// migrationSteps are what a migration does that SQL cannot, run after its
+// script in the same transaction: the search index of the rows a file
+// already holds is made by the tokenizer that keeps it.
+var migrationSteps = map[int]func(context.Context, *sql.Tx) error{
+	3: indexExisting,
 }
 
 // fileURI turns a path into an SQLite URI filename, escaping the

@@ -43,12 +43,20 @@ const (
 type TicketQuery struct {
 	View   string // all (default), mine or unassigned
 	UserID string // the caller, whose tickets "mine" lists
-	Status string // open (default), snoozed or closed
+	// Status is open, snoozed or closed; "" is open, or every status for
+	// a search.
+	Status string
+	// Q, when not blank, searches: only the tickets that match every word
+	// of it are listed (search.go).
+	Q      string
 	Limit  int    // 0 means DefaultLimit; above MaxLimit means MaxLimit
 	Cursor string // NextCursor of the previous page, "" for the first
 	// Now is the caller's clock reading: a snooze whose until is not
 	// after it reads as open (R4).
 	Now time.Time
+
+	// plan forces a search's plan, for tests that compare them.
+	plan searchPlan
 }
 
 const ticketColumns = `id, profile_id, status, assignee_id, unread, snoozed_until, closed_at, last_message_at, preview, message_count`
@@ -76,101 +84,119 @@ func decodeCursor(s string) (cursorKey, error) {
 	return cursorKey{lastMessageAt: n, id: id}, nil
 }
 
-// ticketsSQL builds the query of one page. Each status is one or two
-// index range scans in (last_message_at, id) order, merged by SQLite; a
-// keyset cursor continues below the last row shown, so rows inserted or
-// moved above it meanwhile neither repeat nor shift the next page.
-func ticketsSQL(q TicketQuery) (string, []any, int, error) {
-	view, status, limit := q.View, q.Status, q.Limit
-	if view == "" {
-		view = ViewAll
-	}
-	if status == "" {
-		status = StatusOpen
-	}
+// pageLimit applies the page size's default and bound.
+func pageLimit(limit int) (int, error) {
 	switch {
 	case limit < 0:
-		return "", nil, 0, fmt.Errorf("%w: limit must not be negative", ErrInvalidQuery)
+		return 0, fmt.Errorf("%w: limit must not be negative", ErrInvalidQuery)
 	case limit == 0:
-		limit = DefaultLimit
+		return DefaultLimit, nil
 	case limit > MaxLimit:
-		limit = MaxLimit
+		return MaxLimit, nil
 	}
+	return limit, nil
+}
+
+// scopeFilter is the condition of a query's view and cursor, to add to
+// each of its SELECTs: " AND ...", with its arguments.
+func scopeFilter(q TicketQuery) (string, []any, error) {
 	var filter string
 	var fargs []any
-	switch view {
-	case ViewAll:
+	switch q.View {
+	case ViewAll, "":
 	case ViewMine:
 		if q.UserID == "" {
-			return "", nil, 0, fmt.Errorf("%w: view mine needs a user", ErrInvalidQuery)
+			return "", nil, fmt.Errorf("%w: view mine needs a user", ErrInvalidQuery)
 		}
 		filter, fargs = ` AND assignee_id = ?`, []any{q.UserID}
 	case ViewUnassigned:
 		filter = ` AND assignee_id IS NULL`
 	default:
-		return "", nil, 0, fmt.Errorf("%w: view must be all, mine or unassigned, got %q", ErrInvalidQuery, view)
+		return "", nil, fmt.Errorf("%w: view must be all, mine or unassigned, got %q", ErrInvalidQuery, q.View)
 	}
 	if q.Cursor != "" {
 		k, err := decodeCursor(q.Cursor)
 		if err != nil {
-			return "", nil, 0, err
+			return "", nil, err
 		}
 		filter += ` AND (last_message_at, id) < (?, ?)`
 		fargs = append(fargs, k.lastMessageAt, k.id)
 	}
-	now := nanos(q.Now)
-	sel := `SELECT ` + ticketColumns + ` FROM tickets WHERE `
-	var query string
-	var args []any
+	return filter, fargs, nil
+}
+
+// statusBranches are the conditions of one status, each the head of one
+// index range scan in (last_message_at, id) order, with their arguments;
+// "" (a search's default) is every status.
+func statusBranches(status string, now int64) ([]string, [][]any, error) {
 	switch status {
 	case StatusOpen:
 		// Open, plus snoozed past their until (R4).
-		query = sel + `status = 'open'` + filter + ` UNION ALL ` +
-			sel + `status = 'snoozed' AND snoozed_until <= ?` + filter
-		args = append(append(append(args, fargs...), now), fargs...)
+		return []string{`status = 'open'`, `status = 'snoozed' AND snoozed_until <= ?`}, [][]any{nil, {now}}, nil
 	case StatusSnoozed:
-		query = sel + `status = 'snoozed' AND snoozed_until > ?` + filter
-		args = append(append(args, now), fargs...)
+		return []string{`status = 'snoozed' AND snoozed_until > ?`}, [][]any{{now}}, nil
 	case StatusClosed:
-		query = sel + `status = 'closed'` + filter
-		args = fargs
-	default:
-		return "", nil, 0, fmt.Errorf("%w: status must be open, snoozed or closed, got %q", ErrInvalidQuery, status)
+		return []string{`status = 'closed'`}, [][]any{nil}, nil
+	case "":
+		return []string{`status = 'open'`, `status = 'snoozed'`, `status = 'closed'`}, [][]any{nil, nil, nil}, nil
+	}
+	return nil, nil, fmt.Errorf("%w: status must be open, snoozed or closed, got %q", ErrInvalidQuery, status)
+}
+
+// ticketsSQL builds the query of one page. Each status is one or two
+// index range scans in (last_message_at, id) order, merged by SQLite; a
+// keyset cursor continues below the last row shown, so rows inserted or
+// moved above it meanwhile neither repeat nor shift the next page.
+func ticketsSQL(q TicketQuery) (string, []any, int, error) {
+	limit, err := pageLimit(q.Limit)
+	if err != nil {
+		return "", nil, 0, err
+	}
+	query, args, err := inboxSQL(q, ticketColumns)
+	if err != nil {
+		return "", nil, 0, err
 	}
 	// One row more than asked tells whether there is a next page.
-	query += ` ORDER BY last_message_at DESC, id DESC LIMIT ?`
-	args = append(args, limit+1)
-	return query, args, limit, nil
+	return query + ` LIMIT ?`, append(args, limit+1), limit, nil
+}
+
+// inboxSQL selects cols of the tickets of q's view and status, after its
+// cursor, in the inbox's order.
+func inboxSQL(q TicketQuery, cols string) (string, []any, error) {
+	filter, fargs, err := scopeFilter(q)
+	if err != nil {
+		return "", nil, err
+	}
+	branches, bargs, err := statusBranches(q.Status, nanos(q.Now))
+	if err != nil {
+		return "", nil, err
+	}
+	var parts []string
+	var args []any
+	for i, br := range branches {
+		parts = append(parts, `SELECT `+cols+` FROM tickets WHERE `+br+filter)
+		args = append(append(args, bargs[i]...), fargs...)
+	}
+	return strings.Join(parts, ` UNION ALL `) + ` ORDER BY last_message_at DESC, id DESC`, args, nil
 }
 
 // Tickets returns one page of an inbox list, newest activity first.
+// With Q set it searches (search.go).
 func (v *Views) Tickets(ctx context.Context, q TicketQuery) (TicketPage, error) {
+	if strings.TrimSpace(q.Q) != "" {
+		return v.search(ctx, q)
+	}
+	if q.Status == "" {
+		q.Status = StatusOpen
+	}
 	query, args, limit, err := ticketsSQL(q)
 	if err != nil {
 		return TicketPage{}, err
 	}
-	page := TicketPage{Tickets: []TicketSummary{}}
+	var page TicketPage
 	err = v.read(ctx, func(db *DB) error {
-		rows, err := db.r.QueryContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		now := nanos(q.Now)
-		for rows.Next() {
-			s, err := scanSummary(rows, now)
-			if err != nil {
-				return err
-			}
-			if len(page.Tickets) == limit {
-				last := page.Tickets[limit-1]
-				c := cursorKey{lastMessageAt: nanos(last.LastMessageAt), id: last.ID}.encode()
-				page.NextCursor = &c
-				break
-			}
-			page.Tickets = append(page.Tickets, s)
-		}
-		return rows.Err()
+		page, err = readPage(ctx, db.r, query, args, limit, nanos(q.Now))
+		return err
 	})
 	if err != nil {
 		return TicketPage{}, fmt.Errorf("list tickets: %w", err)
@@ -178,7 +204,36 @@ func (v *Views) Tickets(ctx context.Context, q TicketQuery) (TicketPage, error) 
 	return page, nil
 }
 
+// readPage runs a page's query, which asks for one row more than limit.
+func readPage(ctx context.Context, db queryer, query string, args []any, limit int, now int64) (TicketPage, error) {
+	page := TicketPage{Tickets: []TicketSummary{}}
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return page, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		s, err := scanSummary(rows, now)
+		if err != nil {
+			return page, err
+		}
+		if len(page.Tickets) == limit {
+			last := page.Tickets[limit-1]
+			c := cursorKey{lastMessageAt: nanos(last.LastMessageAt), id: last.ID}.encode()
+			page.NextCursor = &c
+			break
+		}
+		page.Tickets = append(page.Tickets, s)
+	}
+	return page, rows.Err()
+}
+
 type rowScanner interface{ Scan(dest ...any) error }
+
+// queryer is a connection pool or a transaction.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
 
 // scanSummary reads a row of ticketColumns, reporting a snooze that is due
 // at now as open (R4).

@@ -14,7 +14,8 @@ import (
 
 // workload writes a varied log through the engine: every kind of ticket
 // event, users, a block by phone and a block by id, replies' delivery
-// statuses, and a webhook the views ignore, over rounds of profiles.
+// statuses, internal notes (on open and closed tickets), and a webhook the
+// views ignore, over rounds of profiles.
 func (e *env) workload(rounds int) {
 	e.t.Helper()
 	agent := e.user(fmt.Sprintf("agent %d", rounds), domain.RoleSupport)
@@ -37,11 +38,13 @@ func (e *env) workload(rounds int) {
 				e.exec(domain.Reply{TicketID: id, Body: "on it"})
 				e.replyStatuses(id, r)
 				e.exec(domain.Assign{TicketID: id, AssigneeID: &agent.ID})
+				e.exec(domain.Note{TicketID: id, Body: fmt.Sprintf("round %d: checked the carrier for %s", r, profile)})
 			case 1:
 				e.exec(domain.MarkRead{TicketCommand: ticketCmd(id)})
 				e.exec(domain.Snooze{TicketID: id, Duration: "30m"})
 			case 2:
 				e.exec(domain.Close{TicketCommand: ticketCmd(id)})
+				e.exec(domain.Note{TicketID: id, Body: "closed after a refund, Zoë agreed"})
 			case 3:
 				e.exec(domain.MarkUnread{TicketCommand: ticketCmd(id)})
 			}

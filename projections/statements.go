@@ -21,12 +21,20 @@ type statements struct {
 	phone         *sql.Stmt
 	user          *sql.Stmt
 	position      *sql.Stmt
+	// The search index's upkeep (search_index.go).
+	postingsDelete *sql.Stmt
+	profilePhones  *sql.Stmt
+	profileTickets *sql.Stmt
+	ticketBodies   *sql.Stmt
 	// Statements over many rows, by rows per statement (see chunkSizes):
 	// one statement for 64 rows costs a fraction of 64 statements.
 	ticketLoad map[int]*sql.Stmt
 	ticketSave map[int]*sql.Stmt
 	messages   map[int]*sql.Stmt
 	history    map[int]*sql.Stmt
+	// Rows of search_postings, read and written by key.
+	postingsRead map[int]*sql.Stmt
+	postingsSave map[int]*sql.Stmt
 }
 
 // chunkSizes are the row counts of the multi-row inserts, largest first.
@@ -41,10 +49,12 @@ var singleSQL = []struct {
 }{
 	{`INSERT INTO profiles (id) VALUES (?) ON CONFLICT DO NOTHING`,
 		func(s *statements) **sql.Stmt { return &s.profile }},
-	// A block erases the inbound messages only; replies stay (R6).
-	{`DELETE FROM messages WHERE ticket = ?1 AND id = ?2 AND direction = 'inbound'`,
+	// A block erases the inbound messages only; replies and notes stay
+	// (R6). The text comes back so that its words leave the index too.
+	{`DELETE FROM messages WHERE ticket = ?1 AND id = ?2 AND direction = 'inbound' RETURNING body`,
 		func(s *statements) **sql.Stmt { return &s.eraseMessage }},
-	{`SELECT body FROM messages WHERE ticket = ? ORDER BY position DESC LIMIT 1`,
+	// A note is no preview: the inbox shows the conversation.
+	{`SELECT body FROM messages WHERE ticket = ? AND direction != 'note' ORDER BY position DESC LIMIT 1`,
 		func(s *statements) **sql.Stmt { return &s.latestMessage }},
 	{`SELECT count(*) FROM messages WHERE ticket = ?`,
 		func(s *statements) **sql.Stmt { return &s.countMessages }},
@@ -65,6 +75,14 @@ var singleSQL = []struct {
 		func(s *statements) **sql.Stmt { return &s.user }},
 	{`UPDATE projector_position SET position = ?1 WHERE id = 1`,
 		func(s *statements) **sql.Stmt { return &s.position }},
+	{`DELETE FROM search_postings WHERE bucket = ?1 AND term = ?2`,
+		func(s *statements) **sql.Stmt { return &s.postingsDelete }},
+	{`SELECT phone FROM profile_phones WHERE profile_id = ?`,
+		func(s *statements) **sql.Stmt { return &s.profilePhones }},
+	{`SELECT position FROM tickets WHERE profile_id = ?`,
+		func(s *statements) **sql.Stmt { return &s.profileTickets }},
+	{`SELECT body FROM messages WHERE ticket = ?`,
+		func(s *statements) **sql.Stmt { return &s.ticketBodies }},
 }
 
 // Columns of the multi-row statements, in the order rows are appended.
@@ -82,7 +100,7 @@ func placeholders(n, width int) string {
 
 // multiRowSQL returns the statements of a batch's many-row reads and
 // writes for n rows.
-func multiRowSQL(n int) (load, save, messages, history string) {
+func multiRowSQL(n int) (load, save, messages, history, postingsRead, postingsSave string) {
 	load = `SELECT ` + ticketFields + ` FROM tickets WHERE id IN (` + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + `)`
 	save = `INSERT INTO tickets (` + ticketFields + `) VALUES ` + placeholders(n, ticketColumnCount) + `
 	  ON CONFLICT (position) DO UPDATE SET status = excluded.status, assignee_id = excluded.assignee_id,
@@ -92,12 +110,16 @@ func multiRowSQL(n int) (load, save, messages, history string) {
 	messages = `INSERT INTO messages (position, ticket, id, direction, body, at, author_id, status, status_reason) VALUES ` +
 		placeholders(n, messageColumns)
 	history = `INSERT INTO history (ticket, position) VALUES ` + placeholders(n, historyColumns)
-	return load, save, messages, history
+	postingsRead = `SELECT bucket, term, tickets FROM search_postings WHERE (bucket, term) IN (VALUES ` + placeholders(n, 2) + `)`
+	postingsSave = `INSERT INTO search_postings (bucket, term, tickets) VALUES ` + placeholders(n, 3) + `
+	  ON CONFLICT (bucket, term) DO UPDATE SET tickets = excluded.tickets`
+	return load, save, messages, history, postingsRead, postingsSave
 }
 
 func prepare(ctx context.Context, w *sql.DB) (*statements, error) {
 	s := &statements{ticketLoad: map[int]*sql.Stmt{}, ticketSave: map[int]*sql.Stmt{},
-		messages: map[int]*sql.Stmt{}, history: map[int]*sql.Stmt{}}
+		messages: map[int]*sql.Stmt{}, history: map[int]*sql.Stmt{}, postingsRead: map[int]*sql.Stmt{},
+		postingsSave: map[int]*sql.Stmt{}}
 	fail := func(q string, err error) (*statements, error) {
 		s.close()
 		return nil, fmt.Errorf("prepare %q: %w", q, err)
@@ -110,11 +132,12 @@ func prepare(ctx context.Context, w *sql.DB) (*statements, error) {
 		*q.dst(s) = st
 	}
 	for _, n := range chunkSizes {
-		load, save, messages, history := multiRowSQL(n)
+		load, save, messages, history, postingsRead, postingsSave := multiRowSQL(n)
 		for _, q := range []struct {
 			sql string
 			dst map[int]*sql.Stmt
-		}{{load, s.ticketLoad}, {save, s.ticketSave}, {messages, s.messages}, {history, s.history}} {
+		}{{load, s.ticketLoad}, {save, s.ticketSave}, {messages, s.messages}, {history, s.history},
+			{postingsRead, s.postingsRead}, {postingsSave, s.postingsSave}} {
 			st, err := w.PrepareContext(ctx, q.sql)
 			if err != nil {
 				return fail(q.sql, err)
@@ -131,7 +154,7 @@ func (s *statements) close() {
 			st.Close()
 		}
 	}
-	for _, m := range []map[int]*sql.Stmt{s.ticketLoad, s.ticketSave, s.messages, s.history} {
+	for _, m := range []map[int]*sql.Stmt{s.ticketLoad, s.ticketSave, s.messages, s.history, s.postingsRead, s.postingsSave} {
 		for _, st := range m {
 			st.Close()
 		}

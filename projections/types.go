@@ -18,9 +18,10 @@ type TicketSummary struct {
 	ClosedAt      *time.Time `json:"closed_at"`
 	LastMessageAt time.Time  `json:"last_message_at"`
 	// Preview is the first 140 characters of the latest message still
-	// present (inbound or reply).
+	// present (inbound or reply; never a note).
 	Preview string `json:"preview"`
-	// MessageCount counts the messages still present: erased ones are gone.
+	// MessageCount counts the messages still present, notes included:
+	// erased ones are gone.
 	MessageCount int `json:"message_count"`
 }
 
@@ -48,10 +49,10 @@ type Counts struct {
 // Message is one message of a ticket's thread.
 type Message struct {
 	ID        string    `json:"id"`
-	Direction string    `json:"direction"` // inbound or outbound
+	Direction string    `json:"direction"` // inbound, outbound or note (internal)
 	Body      string    `json:"body"`
 	At        time.Time `json:"at"`
-	AuthorID  *string   `json:"author_id"` // the replying agent; nil for inbound
+	AuthorID  *string   `json:"author_id"` // the agent who replied or noted; nil for inbound
 	// Status is a reply's delivery status: pending, sent, delivered or
 	// failed; nil for inbound. StatusReason says why it failed, else nil.
 	Status       *string `json:"status"`

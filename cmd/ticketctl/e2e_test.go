@@ -105,6 +105,23 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("closed row %q", row)
 	}
 
+	// A note on the closed ticket shows under its author's name, and a
+	// search finds the ticket by its words, the note's included.
+	var me userInfo
+	if err := json.Unmarshal([]byte(ctl("-json", "me")), &me); err != nil || me.Name == "" {
+		t.Fatalf("me: %+v, %v", me, err)
+	}
+	noted := send("note", "-ticket", id, "-body", "Refund sent by bank transfer")
+	if out := ctl("show", id, "-min-position", pos(noted)); !strings.Contains(out, "] note ("+me.Name+"): Refund sent by bank transfer") ||
+		!strings.Contains(out, "] outbound ("+me.Name+") [pending]") {
+		t.Errorf("show after a note:\n%s", out)
+	}
+	for _, q := range [][]string{{"parcel", "late"}, {"bank", "transfer"}, {profile}} {
+		if row := rowOf(t, ctl(append([]string{"search", "-min-position", pos(noted)}, q...)...), id); !strings.Contains(row, "closed") {
+			t.Errorf("search %v: row %q", q, row)
+		}
+	}
+
 	history := ctl("history", id, "-min-position", pos(closed))
 	var types []string
 	for _, l := range lines(history)[1:] {
@@ -113,7 +130,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 	at := 0
-	for _, want := range []string{"TicketOpened", "MessageReceived", "TicketMarkedRead", "TicketSnoozed", "TicketWoke", "TicketClosed"} {
+	for _, want := range []string{"TicketOpened", "MessageReceived", "TicketMarkedRead", "TicketSnoozed", "TicketWoke", "TicketClosed", "NoteAdded"} {
 		for at < len(types) && types[at] != want {
 			at++
 		}

@@ -62,7 +62,7 @@ func defaultRoutes() map[string]reply {
 		"GET /healthz":                           {200, "ok\n"},
 		"GET /readyz":                            {200, "ready\n"},
 	}
-	for _, name := range []string{"inbound", "reply", "assign", "snooze", "unsnooze", "mark_unread", "mark_read", "close", "block", "unblock"} {
+	for _, name := range []string{"inbound", "reply", "note", "assign", "snooze", "unsnooze", "mark_unread", "mark_read", "close", "block", "unblock"} {
 		r["POST /v1/commands/"+name] = cmd
 	}
 	r["POST /v1/commands/inbound"] = reply{200, `{"ok":true,"ticket_id":"` + ticketA + `","profile_id":"alice","outcome":"opened","position":2}`}

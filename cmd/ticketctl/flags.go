@@ -36,6 +36,7 @@ func subcommands() []subcommand {
 	return []subcommand{
 		{"inbound", "record a customer's message (-profile P -body B [-phone] [-message-id] [-channel])", runInbound},
 		{"reply", "send an agent's reply (-ticket T -body B)", runReply},
+		{"note", "add an internal note, for the team only (-ticket T -body B)", runNote},
 		{"assign", "assign a ticket (-ticket T -user U, -user none to unassign)", runAssign},
 		{"snooze", "snooze a ticket (-ticket T, -until RFC3339 or -for 90m)", runSnooze},
 		{"unsnooze", "wake a snoozed ticket (-ticket T)", runTicketOnly},
@@ -46,6 +47,7 @@ func subcommands() []subcommand {
 		{"unblock", "let a sender write in again (-profile P or -phone N)", runBlockTarget},
 		{"reply-status", "a gateway's report on a reply (-reply R -status delivered|failed [-reason T])", runReplyStatus},
 		{"inbox", "list tickets ([-view all|mine|unassigned] [-status open|snoozed|closed] [-limit N] [-cursor C] [-all-pages])", runInbox},
+		{"search", "find tickets by profile, phone, ticket id or words of their messages (search TEXT [-view V] [-status S] [-limit N])", runSearch},
 		{"counts", "ticket counts per view and status", runCounts},
 		{"show", "show a ticket and its thread (show TICKET_ID)", runShow},
 		{"history", "a ticket's events, for auditors (history TICKET_ID)", runHistory},
@@ -98,6 +100,21 @@ var errHelpShown = errors.New("help shown")
 // flag package alone stops at the first positional argument. It returns
 // exactly npos positional arguments or a usage error.
 func (r *runner) parse(fs *flag.FlagSet, args []string, npos int) ([]string, error) {
+	pos, err := r.parseAll(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != npos {
+		if npos == 0 {
+			return nil, usagef(r.name, "unexpected argument %q", pos[0])
+		}
+		return nil, usagef(r.name, "want %d argument(s), got %d", npos, len(pos))
+	}
+	return pos, nil
+}
+
+// parseAll parses flags and returns every positional argument.
+func (r *runner) parseAll(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -111,18 +128,11 @@ func (r *runner) parse(fs *flag.FlagSet, args []string, npos int) ([]string, err
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			break
+			return pos, nil
 		}
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-	if len(pos) != npos {
-		if npos == 0 {
-			return nil, usagef(r.name, "unexpected argument %q", pos[0])
-		}
-		return nil, usagef(r.name, "want %d argument(s), got %d", npos, len(pos))
-	}
-	return pos, nil
 }
 
 // done turns errHelpShown into success.

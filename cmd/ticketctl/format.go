@@ -27,13 +27,6 @@ func orDash(s string) string {
 	return s
 }
 
-func derefOrDash(s *string) string {
-	if s == nil {
-		return "-"
-	}
-	return orDash(clean(*s))
-}
-
 // replyStatus shows a reply's delivery status after its author, with the
 // reason of a failure: " [delivered]", " [failed: number unreachable]".
 // Inbound messages have none.

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -49,7 +50,13 @@ func TestRequests(t *testing.T) {
 			"POST", "/v1/commands/block", nil, `{"profile_id":"alice","command_id":"` + cid + `"}`},
 		{"unblock phone", []string{"unblock", "-phone", "+33612345678", "-command-id", cid},
 			"POST", "/v1/commands/unblock", nil, `{"phone":"+33612345678","command_id":"` + cid + `"}`},
+		{"note", []string{"note", "-ticket", ticketA, "-body", "VIP customer", "-command-id", cid},
+			"POST", "/v1/commands/note", nil, `{"ticket_id":"` + ticketA + `","body":"VIP customer","command_id":"` + cid + `"}`},
 		{"inbox defaults", []string{"inbox"}, "GET", "/v1/tickets", url.Values{"view": {"all"}, "status": {"open"}}, ""},
+		{"search every status", []string{"search", "refund", "-limit", "5", "late parcel"},
+			"GET", "/v1/tickets", url.Values{"q": {"refund late parcel"}, "view": {"all"}, "limit": {"5"}}, ""},
+		{"search flags", []string{"search", "-view", "mine", "-status", "closed", "-cursor", "c9", "-min-position", "4", "+33612345678"},
+			"GET", "/v1/tickets", url.Values{"q": {"+33612345678"}, "view": {"mine"}, "status": {"closed"}, "cursor": {"c9"}, "min_position": {"4"}}, ""},
 		{"inbox flags", []string{"inbox", "-view", "mine", "-status", "snoozed", "-limit", "10", "-cursor", "abc", "-min-position", "7"},
 			"GET", "/v1/tickets", url.Values{"view": {"mine"}, "status": {"snoozed"}, "limit": {"10"}, "cursor": {"abc"}, "min_position": {"7"}}, ""},
 		{"counts", []string{"counts", "-min-position", "3"}, "GET", "/v1/tickets/counts", url.Values{"min_position": {"3"}}, ""},
@@ -70,7 +77,8 @@ func TestRequests(t *testing.T) {
 			if _, _, err := runAt(f, tt.args...); err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			reqs := f.requests()
+			// Lists and threads also ask for the users' names.
+			reqs := slices.DeleteFunc(f.requests(), func(r request) bool { return tt.path != "/v1/users" && r.Path == "/v1/users" })
 			if len(reqs) != 1 {
 				t.Fatalf("got %d requests, want 1: %+v", len(reqs), reqs)
 			}

@@ -34,6 +34,10 @@ func TestInboxTable(t *testing.T) {
 			t.Errorf("line %d = %q, want %q", i, g, w)
 		}
 	}
+	// The assignee shows by name.
+	if g := fields(got[2]); g[0] != ticketB || g[3] != "Ann" {
+		t.Errorf("line 2 = %q, want ticket B assigned to Ann", g)
+	}
 	// The read ticket has an empty UNREAD cell, aligned under the header.
 	col := strings.Index(got[0], "UNREAD")
 	if got[1][col:col+len("●")] != "●" || got[2][col] != ' ' {
@@ -54,8 +58,8 @@ func TestInboxAllPages(t *testing.T) {
 		t.Errorf("want all three tickets and no next hint:\n%s", out)
 	}
 	reqs := f.requests()
-	if len(reqs) != 2 {
-		t.Fatalf("%d requests, want 2", len(reqs))
+	if len(reqs) != 3 || reqs[2].Path != "/v1/users" {
+		t.Fatalf("%d requests, want 2 pages and the users' names", len(reqs))
 	}
 	q, _ := url.ParseQuery(reqs[1].Query)
 	if q.Get("cursor") != "c2" || q.Get("status") != "open" {
@@ -116,10 +120,10 @@ func TestPlainOutput(t *testing.T) {
 			"ticket|" + ticketA, "profile|alice", "status|open", "assignee|-", "unread|● yes", "snoozed until|-",
 			"closed at|-", "last message|2026-03-01T08:00:00Z", "messages|2", "",
 			"[2026-03-01T08:00:00Z] inbound (alice): Hello,", "my parcel is late",
-			"[2026-03-01T08:05:00Z] outbound (" + userA + ") [failed: number unreachable]: On it"}},
+			"[2026-03-01T08:05:00Z] outbound (Ann) [failed: number unreachable]: On it"}},
 		{[]string{"history", ticketA}, []string{
 			"POSITION|AT|TYPE|ACTOR|DATA",
-			"2|2026-03-01T08:00:00.000000001Z|TicketOpened|" + userA + " (integration)|{\"profile_id\":\"alice\"}",
+			"2|2026-03-01T08:00:00.000000001Z|TicketOpened|Ann (integration)|{\"profile_id\":\"alice\"}",
 			"9|2026-03-02T08:00:00Z|TicketWoke|system:timer|{\"reason\":\"timer\"}"}},
 		{[]string{"profile", "alice"}, []string{"profile|alice", "phones|+33612345678", "blocked|no", "erasure|none", "tickets|" + ticketA, ticketB}},
 		{[]string{"users", "add", "-name", "Ann", "-role", "support"}, []string{"id|" + userA, "token|tbk_secret", "The token is shown this once; store it now."}},

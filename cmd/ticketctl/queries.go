@@ -40,27 +40,49 @@ func runInbox(r *runner, args []string) error {
 	if _, err := r.parse(fs, args, 0); err != nil {
 		return done(err)
 	}
-	if !slices.Contains([]string{"all", "mine", "unassigned"}, *view) {
-		return usagef(r.name, "-view must be all, mine or unassigned")
-	}
-	if !slices.Contains([]string{"open", "snoozed", "closed"}, *status) {
-		return usagef(r.name, "-status must be open, snoozed or closed")
-	}
-	if *limit < 0 {
-		return usagef(r.name, "-limit must not be negative")
-	}
-	q := url.Values{"view": {*view}, "status": {*status}}
-	if *limit > 0 {
-		q.Set("limit", strconv.Itoa(*limit))
-	}
-	if err := r.addMinPosition(q, *minPos); err != nil {
+	q, err := r.listQuery(*view, *status, *limit, *minPos)
+	if err != nil {
 		return err
 	}
+	return r.listTickets(q, *cursor, *allPages, fmt.Sprintf("(no %s tickets in view %s)", *status, *view),
+		func(next string) string {
+			return "ticketctl inbox" + repeatFlags(fs, "cursor", "all-pages") + " -cursor " + shellQuote(next)
+		})
+}
 
+// listQuery checks the flags every ticket list has and makes its query;
+// an empty status is left out (a search then looks in every status).
+func (r *runner) listQuery(view, status string, limit int, minPos int64) (url.Values, error) {
+	if !slices.Contains([]string{"all", "mine", "unassigned"}, view) {
+		return nil, usagef(r.name, "-view must be all, mine or unassigned")
+	}
+	if status != "" && !slices.Contains([]string{"open", "snoozed", "closed"}, status) {
+		return nil, usagef(r.name, "-status must be open, snoozed or closed")
+	}
+	if limit < 0 {
+		return nil, usagef(r.name, "-limit must not be negative")
+	}
+	q := url.Values{"view": {view}}
+	if status != "" {
+		q.Set("status", status)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	if err := r.addMinPosition(q, minPos); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// listTickets fetches GET /v1/tickets with q, one page from cursor or all
+// of them, and prints it as a table (or as the engine's JSON); next
+// spells the command that continues from a cursor.
+func (r *runner) listTickets(q url.Values, cursor string, allPages bool, none string, next func(string) string) error {
 	var rows []json.RawMessage
-	var next *string
+	var nextCursor *string
 	seen := map[string]bool{}
-	c := *cursor
+	c := cursor
 	for {
 		if c != "" {
 			q.Set("cursor", c)
@@ -69,7 +91,7 @@ func runInbox(r *runner, args []string) error {
 		if err != nil {
 			return err
 		}
-		if r.json && !*allPages {
+		if r.json && !allPages {
 			r.printRaw(raw)
 			return nil
 		}
@@ -78,17 +100,17 @@ func runInbox(r *runner, args []string) error {
 			return fmt.Errorf("GET /v1/tickets: unexpected reply: %w", err)
 		}
 		rows = append(rows, page.Tickets...)
-		next = page.NextCursor
-		if !*allPages || next == nil || *next == "" {
+		nextCursor = page.NextCursor
+		if !allPages || nextCursor == nil || *nextCursor == "" {
 			break
 		}
 		// A cursor seen before would loop forever; the engine's cursors
 		// only move forward, so this guards against a broken server only.
-		if seen[*next] {
-			return fmt.Errorf("GET /v1/tickets: the engine returned cursor %q twice", *next)
+		if seen[*nextCursor] {
+			return fmt.Errorf("GET /v1/tickets: the engine returned cursor %q twice", *nextCursor)
 		}
-		seen[*next] = true
-		c = *next
+		seen[*nextCursor] = true
+		c = *nextCursor
 	}
 	if r.json {
 		// All pages as one reply, in the engine's own shape, so that a
@@ -104,11 +126,14 @@ func runInbox(r *runner, args []string) error {
 		return nil
 	}
 	tickets := make([]ticketSummary, len(rows))
+	var assignees []*string
 	for i, row := range rows {
 		if err := json.Unmarshal(row, &tickets[i]); err != nil {
 			return fmt.Errorf("GET /v1/tickets: unexpected ticket: %w", err)
 		}
+		assignees = append(assignees, tickets[i].AssigneeID)
 	}
+	names := r.userNames(assignees...)
 	tw := newTable(r.stdout)
 	fmt.Fprintln(tw, "ID\tPROFILE\tSTATUS\tASSIGNEE\tUNREAD\tSNOOZED UNTIL\tLAST MESSAGE\tMSGS\tPREVIEW")
 	for _, t := range tickets {
@@ -117,17 +142,17 @@ func runInbox(r *runner, args []string) error {
 			dot = unreadDot
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", clean(t.ID), clean(t.ProfileID), clean(t.Status),
-			derefOrDash(t.AssigneeID), dot, fmtTime(t.SnoozedUntil), fmtTime(t.LastMessageAt), t.MessageCount,
+			names.of(t.AssigneeID), dot, fmtTime(t.SnoozedUntil), fmtTime(t.LastMessageAt), t.MessageCount,
 			truncate(clean(t.Preview), previewRunes))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	if len(tickets) == 0 {
-		fmt.Fprintf(r.stdout, "(no %s tickets in view %s)\n", *status, *view)
+		fmt.Fprintln(r.stdout, none)
 	}
-	if next != nil && *next != "" && !*allPages {
-		fmt.Fprintf(r.stdout, "next: ticketctl inbox%s -cursor %s\n", repeatFlags(fs, "cursor", "all-pages"), shellQuote(*next))
+	if nextCursor != nil && *nextCursor != "" && !allPages {
+		fmt.Fprintf(r.stdout, "next: %s\n", next(*nextCursor))
 	}
 	return nil
 }

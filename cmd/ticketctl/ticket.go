@@ -68,12 +68,17 @@ func runShow(r *runner, args []string) error {
 	if t.Unread {
 		unread = unreadDot + " yes"
 	}
+	ids := []*string{t.AssigneeID}
+	for _, m := range t.Messages {
+		ids = append(ids, m.AuthorID)
+	}
+	names := r.userNames(ids...)
 	tw := newTable(r.stdout)
 	for _, kv := range [][2]string{
 		{"ticket", clean(t.ID)},
 		{"profile", clean(t.ProfileID)},
 		{"status", clean(t.Status)},
-		{"assignee", derefOrDash(t.AssigneeID)},
+		{"assignee", names.of(t.AssigneeID)},
 		{"unread", unread},
 		{"snoozed until", fmtTime(t.SnoozedUntil)},
 		{"closed at", fmtTime(t.ClosedAt)},
@@ -91,13 +96,14 @@ func runShow(r *runner, args []string) error {
 	}
 	for _, m := range t.Messages {
 		// Inbound messages have no author id: the customer wrote them, so
-		// the profile stands in for the author.
-		author := t.ProfileID
+		// the profile stands in for the author. Replies and notes show
+		// their agent's name; a note reads "note (Ana)".
+		author := clean(t.ProfileID)
 		if m.AuthorID != nil && *m.AuthorID != "" {
-			author = *m.AuthorID
+			author = names.of(m.AuthorID)
 		}
 		body := strings.ReplaceAll(cleanLines(m.Body), "\n", "\n    ")
-		fmt.Fprintf(r.stdout, "[%s] %s (%s)%s: %s\n", fmtTime(&m.At), clean(m.Direction), clean(author),
+		fmt.Fprintf(r.stdout, "[%s] %s (%s)%s: %s\n", fmtTime(&m.At), clean(m.Direction), author,
 			replyStatus(m.Status, m.StatusReason), body)
 	}
 	return nil
@@ -113,23 +119,30 @@ func runHistory(r *runner, args []string) error {
 		r.printRaw(raw)
 		return nil
 	}
+	var ids []*string
+	for _, e := range events {
+		ids = append(ids, &e.Actor.UserID)
+	}
+	names := r.userNames(ids...)
 	tw := newTable(r.stdout)
 	fmt.Fprintln(tw, "POSITION\tAT\tTYPE\tACTOR\tDATA")
 	for _, e := range events {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Position, fmtTimeNano(e.At), clean(e.Type), actorString(e), compactJSON(e.Data))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Position, fmtTimeNano(e.At), clean(e.Type), actorString(e, names), compactJSON(e.Data))
 	}
 	return tw.Flush()
 }
 
-func actorString(e ticketEvent) string {
+// actorString shows who did it: a user by name, with the role they had
+// then, or the engine's own part.
+func actorString(e ticketEvent, names names) string {
 	a := e.Actor
 	switch {
 	case a.System != "":
 		return "system:" + clean(a.System)
 	case a.UserID != "" && a.Role != "":
-		return clean(a.UserID) + " (" + clean(a.Role) + ")"
+		return names.of(&a.UserID) + " (" + clean(a.Role) + ")"
 	}
-	return orDash(clean(a.UserID))
+	return names.of(&a.UserID)
 }
 
 // compactJSON prints event data on one line; compact JSON escapes every

@@ -38,13 +38,17 @@ func (a *api) command(w http.ResponseWriter, r *http.Request, user domain.User) 
 	writeJSON(w, http.StatusOK, engine.NewReply(res, nil))
 }
 
+// tickets serves GET /v1/tickets: an inbox list, or with q a search
+// (spec section 8), which looks in every status unless one is given.
 func (a *api) tickets(w http.ResponseWriter, r *http.Request, user domain.User) {
 	q := r.URL.Query()
-	tq := projections.TicketQuery{View: q.Get("view"), Status: q.Get("status"), Cursor: q.Get("cursor"), UserID: user.ID, Now: a.now()}
+	tq := projections.TicketQuery{View: q.Get("view"), Status: q.Get("status"), Cursor: q.Get("cursor"), Q: q.Get("q"),
+		UserID: user.ID, Now: a.now()}
 	if tq.View == "" {
 		tq.View = "all"
 	}
-	if tq.Status == "" {
+	search := strings.TrimSpace(tq.Q) != ""
+	if tq.Status == "" && !search {
 		tq.Status = "open"
 	}
 	switch tq.View {
@@ -55,6 +59,7 @@ func (a *api) tickets(w http.ResponseWriter, r *http.Request, user domain.User) 
 	}
 	switch tq.Status {
 	case "open", "snoozed", "closed":
+	case "":
 	default:
 		writeError(w, domain.Errorf(domain.EInvalid, "status must be open, snoozed or closed, got %s", domain.QuoteShort(tq.Status)))
 		return
@@ -162,8 +167,10 @@ func (a *api) me(w http.ResponseWriter, _ *http.Request, user domain.User) {
 		"nats_inbox_prefix": natsapi.InboxPrefix(user.ID)})
 }
 
+// listUsers serves GET /v1/users to every inbox role, so that pages and
+// tools show teammates' names (spec section 8); no token is in the views.
 func (a *api) listUsers(w http.ResponseWriter, r *http.Request, user domain.User) {
-	if err := user.Role.Authorize(domain.PermManageUsers, "list users"); err != nil {
+	if err := user.Role.Authorize(domain.PermInboxRead, "list users"); err != nil {
 		writeError(w, err)
 		return
 	}
