@@ -69,9 +69,10 @@ func migrate(ctx context.Context, w *sql.DB) error {
 
 // migrationSteps are what a migration does that SQL cannot, run after its
 // script in the same transaction: the search index of the rows a file
-// already holds is made by the tokenizer that keeps it.
+// already holds is made by the tokenizer that keeps it. Migration 3's
+// rows are dropped by migration 4, which makes them in their final shape.
 var migrationSteps = map[int]func(context.Context, *sql.Tx) error{
-	3: indexExisting,
+	4: indexExisting,
 }
 
 // fileURI turns a path into an SQLite URI filename, escaping the

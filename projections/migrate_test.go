@@ -2,6 +2,7 @@ package projections
 
 import (
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -60,26 +61,45 @@ func TestMigrateReplyStatus(t *testing.T) {
 	}
 }
 
-// TestMigrateSearchIndex opens a file written before notes and search:
-// its messages keep their rows, a note may now be stored, and the search
-// index is made from what the file holds.
+// TestMigrateSearchIndex opens files written before notes and search, and
+// with migration 3's index: messages keep their rows, a note may now be
+// stored, and the search index is made from what the file holds, nothing
+// of the old index kept.
 func TestMigrateSearchIndex(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		from  []string
+		extra []string
+	}{
+		{"before search", []string{"0001_views.sql", "0002_reply_status.sql"}, nil},
+		{"first index", []string{"0001_views.sql", "0002_reply_status.sql", "0003_notes_search.sql"},
+			[]string{`INSERT INTO search_postings (bucket, term, tickets) VALUES (0, 'stale', x'0102')`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			migrateSearchIndexFrom(t, tc.from, tc.extra)
+		})
+	}
+}
+
+func migrateSearchIndexFrom(t *testing.T, from, extra []string) {
 	path := filepath.Join(t.TempDir(), "views.db")
 	old, err := sql.Open(driverName, fileURI(path))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var script []string
-	for _, name := range []string{"migrations/0001_views.sql", "migrations/0002_reply_status.sql"} {
-		b, err := migrations.ReadFile(name)
+	for _, name := range from {
+		b, err := migrations.ReadFile("migrations/" + name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		script = append(script, string(b))
 	}
+	script = append(script, extra...)
 	const tk = "0f8b5f52-8a3c-4a55-9d54-3c2b7b8e1a01"
-	for _, q := range append(script, `PRAGMA user_version = 2`,
+	for _, q := range append(script, fmt.Sprintf(`PRAGMA user_version = %d`, len(from)),
 		`INSERT INTO profiles (id) VALUES ('vera'), ('walt')`,
 		`INSERT INTO profile_phones (profile_id, phone, position) VALUES ('vera', '+33699887766', 2)`,
 		`INSERT INTO tickets (position, id, profile_id, status, last_message_at) VALUES (1, '`+tk+`', 'vera', 'open', 0)`,
@@ -107,7 +127,7 @@ func TestMigrateSearchIndex(t *testing.T) {
 	v := &Views{proj: NewProjector(db, nil, ProjectorConfig{Logger: quiet})}
 	for q, want := range map[string][]string{
 		"commande": {"other", tk}, "ou est": {tk}, "route": {tk}, "33699": {tk}, "vera": {tk},
-		tk[:8]: {tk}, "annulee walt": {"other"}, "commande nothing": {},
+		tk[:8]: {tk}, "annulee walt": {"other"}, "commande nothing": {}, "stale": {},
 	} {
 		page, err := v.Tickets(testContext(t), TicketQuery{Q: q})
 		if err != nil {

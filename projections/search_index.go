@@ -3,7 +3,6 @@ package projections
 import (
 	"cmp"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,95 +15,8 @@ import (
 // a set, encoded one way, so that a replay makes the same rows (Verify
 // compares them).
 
-// bucketBits sizes the buckets of search_postings: 4096 log positions
-// hold a few hundred tickets, so that a word every ticket has still fits
-// its row in one page.
-const bucketBits = 14
-
-// postingKey names a row of search_postings.
-type postingKey struct {
-	bucket int64
-	term   string
-}
-
-func keyOf(term string, pos int64) postingKey { return postingKey{pos >> bucketBits, term} }
-
-// A row's tickets are its count, then the positions as deltas from the
-// one before, the first from the one before the bucket's first, all
-// uvarints. No byte is ever zero (every number is at least 1), and rows
-// put end to end still read (a search reads a bucket's rows of a prefix's
-// terms that way, in one piece).
-
-// encodePostings writes positions, sorted and distinct, all in bucket.
-func encodePostings(bucket int64, ps []int64) []byte {
-	out := make([]byte, 0, len(ps)*2+2)
-	out = binary.AppendUvarint(out, uint64(len(ps)))
-	prev := bucket<<bucketBits - 1
-	for _, p := range ps {
-		out = binary.AppendUvarint(out, uint64(p-prev))
-		prev = p
-	}
-	return out
-}
-
-// decodePostings appends the positions of rows of bucket, put end to
-// end, to dst.
-func decodePostings(bucket int64, b []byte, dst []int64) ([]int64, error) {
-	for len(b) > 0 {
-		count, n := binary.Uvarint(b)
-		if n <= 0 {
-			return dst, errMalformed(bucket)
-		}
-		b = b[n:]
-		p := bucket<<bucketBits - 1
-		for range count {
-			d, n := binary.Uvarint(b)
-			if n <= 0 {
-				return dst, errMalformed(bucket)
-			}
-			p += int64(d)
-			dst = append(dst, p)
-			b = b[n:]
-		}
-	}
-	return dst, nil
-}
-
-// keepPostings is decodePostings keeping only the positions among within,
-// sorted: it walks each row and within together.
-func keepPostings(bucket int64, b []byte, within, dst []int64) ([]int64, error) {
-	first, _ := slices.BinarySearch(within, bucket<<bucketBits)
-	for len(b) > 0 {
-		count, n := binary.Uvarint(b)
-		if n <= 0 {
-			return dst, errMalformed(bucket)
-		}
-		b = b[n:]
-		p, i := bucket<<bucketBits-1, first
-		for range count {
-			d, n := binary.Uvarint(b)
-			if n <= 0 {
-				return dst, errMalformed(bucket)
-			}
-			p += int64(d)
-			b = b[n:]
-			for i < len(within) && within[i] < p {
-				i++
-			}
-			if i < len(within) && within[i] == p {
-				dst = append(dst, p)
-			}
-		}
-	}
-	return dst, nil
-}
-
-func errMalformed(bucket int64) error {
-	return fmt.Errorf("search index: malformed row of bucket %d", bucket)
-}
-
 // indexWords adds the words of text to ticket pos. They are written at
-// flush, one row per term and bucket.
+// flush, one row per term and part of a bucket.
 func (b *batch) indexWords(pos int64, text string) {
 	words(text, func(w string) {
 		k := keyOf(w, pos)
@@ -172,7 +84,7 @@ func (b *batch) flushPostings() error {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(x, y postingKey) int {
-		return cmp.Or(cmp.Compare(x.bucket, y.bucket), cmp.Compare(x.term, y.term))
+		return cmp.Or(cmp.Compare(x.bucket, y.bucket), cmp.Compare(x.term, y.term), cmp.Compare(x.part, y.part))
 	})
 	for _, n := range chunkSizes {
 		for len(keys) >= n {
@@ -187,9 +99,9 @@ func (b *batch) flushPostings() error {
 }
 
 func (b *batch) savePostings(n int, keys []postingKey) error {
-	args := make([]any, 0, 3*n)
+	args := make([]any, 0, 4*n)
 	for _, k := range keys {
-		args = append(args, k.bucket, k.term)
+		args = append(args, k.bucket, k.term, k.part)
 	}
 	have := make(map[postingKey][]byte, n)
 	rows, err := b.stmt(b.st.postingsRead[n]).QueryContext(b.ctx, args...)
@@ -199,7 +111,7 @@ func (b *batch) savePostings(n int, keys []postingKey) error {
 	for rows.Next() {
 		var k postingKey
 		var blob []byte
-		if err := rows.Scan(&k.bucket, &k.term, &blob); err != nil {
+		if err := rows.Scan(&k.bucket, &k.term, &k.part, &blob); err != nil {
 			rows.Close()
 			return err
 		}
@@ -211,12 +123,20 @@ func (b *batch) savePostings(n int, keys []postingKey) error {
 	}
 	args = args[:0]
 	for _, k := range keys {
-		ps, err := decodePostings(k.bucket, have[k], b.search[k])
-		if err != nil {
-			return err
+		add := b.search[k]
+		slices.Sort(add)
+		add = slices.Compact(add)
+		row, ok := appendPostings(k.bucket, have[k], add)
+		if !ok {
+			// A ticket older than the row's last: merge the sets.
+			ps, err := decodePostings(k.bucket, have[k], add)
+			if err != nil {
+				return err
+			}
+			slices.Sort(ps)
+			row = encodePostings(k.bucket, slices.Compact(ps))
 		}
-		slices.Sort(ps)
-		args = append(args, k.bucket, k.term, encodePostings(k.bucket, slices.Compact(ps)))
+		args = append(args, k.bucket, k.term, k.part, row)
 	}
 	return b.exec(b.st.postingsSave[n], args...)
 }
@@ -262,7 +182,7 @@ func (b *batch) eraseMessages(t *ticketRow, ids []string) error {
 // unindex takes one ticket out of one row, deleting the row it empties.
 func (b *batch) unindex(k postingKey, pos int64) error {
 	var blob []byte
-	err := b.stmt(b.st.postingsRead[1]).QueryRowContext(b.ctx, k.bucket, k.term).Scan(&k.bucket, &k.term, &blob)
+	err := b.stmt(b.st.postingsRead[1]).QueryRowContext(b.ctx, k.bucket, k.term, k.part).Scan(&k.bucket, &k.term, &k.part, &blob)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
@@ -275,9 +195,9 @@ func (b *batch) unindex(k postingKey, pos int64) error {
 	}
 	ps = slices.DeleteFunc(ps, func(p int64) bool { return p == pos })
 	if len(ps) == 0 {
-		return b.exec(b.st.postingsDelete, k.bucket, k.term)
+		return b.exec(b.st.postingsDelete, k.bucket, k.term, k.part)
 	}
-	return b.exec(b.st.postingsSave[1], k.bucket, k.term, encodePostings(k.bucket, ps))
+	return b.exec(b.st.postingsSave[1], k.bucket, k.term, k.part, encodePostings(k.bucket, ps))
 }
 
 // terms computes a ticket's terms from the tables, as the rules above

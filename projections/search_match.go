@@ -210,9 +210,11 @@ func wordTickets(ctx context.Context, tx *sql.Tx, w queryWord, buckets string, w
 				return nil, err
 			}
 			if terms > 1 {
-				// Several terms of a prefix: one ticket may have more
-				// than one of them.
-				slices.Sort(out[start:])
+				// Parts of a term come in order, but a prefix's several
+				// terms may each have a ticket.
+				if !slices.IsSorted(out[start:]) {
+					slices.Sort(out[start:])
+				}
 				out = append(out[:start], slices.Compact(out[start:])...)
 			}
 		}

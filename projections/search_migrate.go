@@ -8,7 +8,7 @@ import (
 )
 
 // indexExisting makes the search index of a file written before it
-// existed (migration 3), from the rows the file holds: the same rows the
+// existed (migration 4), from the rows the file holds: the same rows the
 // upkeep would have made, had it run all along. It walks the tickets in
 // position order with their messages, so each bucket is complete, and
 // written, before the next one starts.
@@ -25,24 +25,24 @@ func indexExisting(ctx context.Context, tx *sql.Tx) error {
 	if err != nil {
 		return fmt.Errorf("index existing tickets: %w", err)
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO search_postings (bucket, term, tickets) VALUES (?, ?, ?)`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO search_postings (bucket, term, part, tickets) VALUES (?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("index existing tickets: %w", err)
 	}
 	defer ins.Close()
-	bucket := map[string][]int64{}
+	bucket := map[postingKey][]int64{}
 	cur, curBucket := int64(-1), int64(-1)
 	write := func() error {
-		for term, ps := range bucket {
+		for k, ps := range bucket {
 			slices.Sort(ps)
-			if _, err := ins.ExecContext(ctx, curBucket, term, encodePostings(curBucket, slices.Compact(ps))); err != nil {
+			if _, err := ins.ExecContext(ctx, k.bucket, k.term, k.part, encodePostings(k.bucket, slices.Compact(ps))); err != nil {
 				return err
 			}
 		}
 		clear(bucket)
 		return nil
 	}
-	add := func(w string) { bucket[w] = append(bucket[w], cur) }
+	add := func(w string) { k := keyOf(w, cur); bucket[k] = append(bucket[k], cur) }
 	err = scanRows(ctx, tx, `SELECT t.position, t.profile_id, m.body FROM tickets t
 		LEFT JOIN messages m ON m.ticket = t.position ORDER BY t.position`, func(r *sql.Rows) error {
 		var pos int64

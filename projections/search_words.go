@@ -48,6 +48,23 @@ func words(s string, add func(string)) {
 		w, full = buf[:0], false
 	}
 	for _, r := range s {
+		if r < utf8.RuneSelf {
+			// ASCII, most of every text: no table needed.
+			switch {
+			case 'a' <= r && r <= 'z' || '0' <= r && r <= '9':
+			case 'A' <= r && r <= 'Z':
+				r += 'a' - 'A'
+			default:
+				end()
+				continue
+			}
+			if !full && len(w) < maxTermBytes {
+				w = append(w, byte(r))
+			} else {
+				full = true
+			}
+			continue
+		}
 		switch {
 		case unicode.Is(unicode.Mn, r):
 			continue

@@ -75,7 +75,7 @@ var singleSQL = []struct {
 		func(s *statements) **sql.Stmt { return &s.user }},
 	{`UPDATE projector_position SET position = ?1 WHERE id = 1`,
 		func(s *statements) **sql.Stmt { return &s.position }},
-	{`DELETE FROM search_postings WHERE bucket = ?1 AND term = ?2`,
+	{`DELETE FROM search_postings WHERE bucket = ?1 AND term = ?2 AND part = ?3`,
 		func(s *statements) **sql.Stmt { return &s.postingsDelete }},
 	{`SELECT phone FROM profile_phones WHERE profile_id = ?`,
 		func(s *statements) **sql.Stmt { return &s.profilePhones }},
@@ -110,9 +110,10 @@ func multiRowSQL(n int) (load, save, messages, history, postingsRead, postingsSa
 	messages = `INSERT INTO messages (position, ticket, id, direction, body, at, author_id, status, status_reason) VALUES ` +
 		placeholders(n, messageColumns)
 	history = `INSERT INTO history (ticket, position) VALUES ` + placeholders(n, historyColumns)
-	postingsRead = `SELECT bucket, term, tickets FROM search_postings WHERE (bucket, term) IN (VALUES ` + placeholders(n, 2) + `)`
-	postingsSave = `INSERT INTO search_postings (bucket, term, tickets) VALUES ` + placeholders(n, 3) + `
-	  ON CONFLICT (bucket, term) DO UPDATE SET tickets = excluded.tickets`
+	postingsRead = `SELECT bucket, term, part, tickets FROM search_postings WHERE (bucket, term, part) IN (VALUES ` +
+		placeholders(n, 3) + `)`
+	postingsSave = `INSERT INTO search_postings (bucket, term, part, tickets) VALUES ` + placeholders(n, 4) + `
+	  ON CONFLICT (bucket, term, part) DO UPDATE SET tickets = excluded.tickets`
 	return load, save, messages, history, postingsRead, postingsSave
 }
 
