@@ -163,12 +163,12 @@ func TestScale(t *testing.T) {
 	if s.DataDirBytes <= 0 || s.ViewsCatchUpSeconds < 0 {
 		t.Errorf("data dir %d bytes, views caught up in %.3f s", s.DataDirBytes, s.ViewsCatchUpSeconds)
 	}
-	if len(s.Queries) != 2 {
+	if len(s.Queries) != 6 {
 		t.Fatalf("queries: %+v", s.Queries)
 	}
 	for _, q := range s.Queries {
-		if q.Latency.N != 100 || q.Latency.P50 <= 0 || len(q.Errors) > 0 {
-			t.Errorf("%s: %+v, errors %v", q.Query, q.Latency, q.Errors)
+		if q.Latency.N != 100 || q.Latency.P50 <= 0 || len(q.Errors) > 0 || q.Empty > 0 {
+			t.Errorf("%s: %+v, %d found nothing, errors %v", q.Query, q.Latency, q.Empty, q.Errors)
 		}
 	}
 	if s.Cold.Pool != 200 || len(s.Cold.Errors) > 0 {

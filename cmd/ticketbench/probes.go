@@ -116,23 +116,27 @@ func dirSize(dir string) int64 {
 // QueryFigures are the latencies of one GET /v1/tickets query, sent n
 // times one after another.
 type QueryFigures struct {
-	Query   string           `json:"query"`
-	Latency Latency          `json:"latency"`
-	Errors  map[string]int64 `json:"errors"`
+	Query   string  `json:"query"`
+	Latency Latency `json:"latency"`
+	// Empty counts the answers that listed no ticket: every query a scale
+	// run makes matches at least one, so a search that finds nothing is
+	// broken, however fast.
+	Empty  int64            `json:"empty"`
+	Errors map[string]int64 `json:"errors"`
 }
 
-// query measures GET /v1/tickets?q, n times. A request counts when it
-// answers 200 with a list of tickets; anything else is an error named by
-// its status.
-func (s *session) query(ctx context.Context, q string, n int) (QueryFigures, error) {
-	f := QueryFigures{Query: "GET /v1/tickets" + q, Errors: map[string]int64{}}
-	url := "http://" + s.d.httpAddr + "/v1/tickets" + q
+// query measures GET /v1/tickets with the query string q(i) of its i-th
+// request, n times; label names it in the figures. A request counts when
+// it answers 200 with a list of tickets; anything else is an error named
+// by its status.
+func (s *session) query(ctx context.Context, label string, q func(i int) string, n int) (QueryFigures, error) {
+	f := QueryFigures{Query: "GET /v1/tickets" + label, Errors: map[string]int64{}}
 	var lat []time.Duration
-	for range n {
+	for i := range n {
 		if err := ctx.Err(); err != nil {
 			return f, err
 		}
-		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+s.d.httpAddr+"/v1/tickets"+q(i), nil)
 		req.Header.Set("Authorization", "Bearer "+s.d.token)
 		t0 := time.Now()
 		res, err := s.http.Do(req)
@@ -155,6 +159,9 @@ func (s *session) query(ctx context.Context, q string, n int) (QueryFigures, err
 			f.Errors["bad_reply"]++
 		default:
 			lat = append(lat, d)
+			if len(page.Tickets) == 0 {
+				f.Empty++
+			}
 		}
 	}
 	f.Latency = latencyOf(lat)

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,8 +88,8 @@ func (r *run) scale(ctx context.Context, n int) (ScaleFigures, error) {
 	}
 	f.Ratio = ratio(f.Load.AckedPerSec, f.BaselineBefore, f.BaselineAfter)
 	r.logf("%s: baseline after %.0f msgs/s, ratio %.2f; inbox queries", name, f.BaselineAfter.MsgsPerSec, f.Ratio)
-	for _, q := range []string{"", "?limit=500"} {
-		qf, err := s.query(ctx, q, cfg.Queries)
+	for _, q := range s.inboxQueries(n, oldest) {
+		qf, err := s.query(ctx, q.label, q.q, cfg.Queries)
 		if err != nil {
 			return f, err
 		}
@@ -188,6 +190,34 @@ func (s *session) repeat(firsts []firstAnswer) RepeatFigures {
 		}
 	}
 	return f
+}
+
+// inboxQuery is one query of the inbox list that a scale run measures:
+// its label, and the query string of its i-th request.
+type inboxQuery struct {
+	label string
+	q     func(i int) string
+}
+
+// inboxQueries are the list as agents open it, a long page, and searches
+// for what agents look up: a customer's profile id, a ticket id's start
+// from the oldest tenth, words of one message, and a word every ticket
+// has (the newest 50 of a million).
+func (s *session) inboxQueries(n int, oldest []string) []inboxQuery {
+	r := rand.New(rand.NewPCG(uint64(n), 7))
+	fixed := func(q string) func(int) string { return func(int) string { return q } }
+	search := func(q string) string { return "?q=" + url.QueryEscape(q) }
+	qs := []inboxQuery{
+		{"", fixed("")},
+		{"?limit=500", fixed("?limit=500")},
+		{"?q=<profile id>", func(int) string { return search(fmt.Sprintf("bench-%s-%d", s.r.runID, r.IntN(n))) }},
+		{"?q=customer <number>", func(int) string { return search(fmt.Sprintf("customer %d", r.IntN(n))) }},
+		{"?q=interested", fixed(search("interested"))},
+	}
+	if len(oldest) > 0 {
+		qs = append(qs, inboxQuery{"?q=<ticket id start>", func(int) string { return search(oldest[r.IntN(len(oldest))][:8]) }})
+	}
+	return qs
 }
 
 // inboundBody is a campaign reply of about a hundred bytes.
