@@ -7,12 +7,14 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"flag"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +29,7 @@ import (
 var (
 	searchBenchTickets = flag.Int("search-bench-tickets", 1_000_000, "tickets in BenchmarkSearch's views")
 	searchBenchRounds  = flag.Int("search-bench-rounds", 3, "rounds of 1000 queries BenchmarkSearch measures")
+	searchBenchDir     = flag.String("search-bench-dir", "", "where BenchmarkSearch keeps its views, to measure them again")
 )
 
 // commonWords open the vocabulary of BenchmarkSearch's texts: the words a
@@ -213,43 +216,16 @@ func searchStream(b *testing.B, l *eventstore.Log, tickets int, c *searchCorpus)
 // BenchmarkSearch measures GET /v1/tickets?q= (Views.Tickets with Q, every
 // status, view all, 50 a page) on views that the projector built from a
 // log of -search-bench-tickets tickets: 1000 queries of what agents look
-// for, in the proportions below.
+// for, in the proportions below. With -search-bench-dir the views and the
+// samples of what to search are kept there, and a later run of the same
+// size measures them again without building them (7 minutes at 1M).
 func BenchmarkSearch(b *testing.B) {
 	n := *searchBenchTickets
-	srv := eventstoretest.MustOpenServer(b)
-	l := eventstoretest.MustOpenLog(b, srv, eventstore.LogConfig{MaxBatch: 1000})
-	c := newSearchCorpus()
-	start := time.Now()
-	ids, last := searchStream(b, l, n, c)
-	wrote := time.Since(start)
-	path := filepath.Join(b.TempDir(), "views.db")
-	v, err := OpenViews(context.Background(), path, l, ProjectorConfig{Logger: quiet})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer v.Close()
 	ctx := context.Background()
-	start = time.Now()
-	if err := v.Projector().CatchUp(ctx, last); err != nil {
-		b.Fatal(err)
-	}
-	built := time.Since(start)
-	db := v.Projector().DB()
-	if _, err := db.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		b.Fatal(err)
-	}
-	var rows, bytes int64
-	if err := db.r.QueryRow(`SELECT count(*), sum(length(tickets)) FROM search_postings`).Scan(&rows, &bytes); err != nil {
-		b.Fatal(err)
-	}
-	st, err := os.Stat(db.Path())
-	if err != nil {
-		b.Fatal(err)
-	}
-	fmt.Printf("%d tickets, %d events: log written in %s, views built in %s (%.0f events/s), file %d MiB, "+
-		"index %d rows holding %d MiB of postings\n", n, last, wrote.Round(time.Second), built.Round(time.Second),
-		float64(last)/built.Seconds(), st.Size()>>20, rows, bytes>>20)
-
+	v, smp := searchViews(b, n)
+	defer v.Close()
+	ids := smp.IDs
+	c := &searchCorpus{orders: smp.Orders, pairs: smp.Pairs, vocab: smp.Vocab}
 	profiles := max(1, n/20)
 	r := mrand.New(mrand.NewPCG(9, 10))
 	classes := []struct {
@@ -348,6 +324,86 @@ func loadAverage() string {
 	}
 	f := strings.Fields(string(b))
 	return strings.Join(f[:min(3, len(f))], " ")
+}
+
+// searchSamples are what BenchmarkSearch searches for, drawn while its
+// log is written.
+type searchSamples struct {
+	IDs    []string   `json:"ids"`
+	Orders []string   `json:"orders"`
+	Pairs  [][]string `json:"pairs"`
+	Vocab  []string   `json:"vocab"`
+}
+
+// searchViews builds BenchmarkSearch's views of n tickets, or opens those
+// -search-bench-dir keeps.
+func searchViews(b *testing.B, n int) (*Views, searchSamples) {
+	dir := *searchBenchDir
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	dir = filepath.Join(dir, strconv.Itoa(n))
+	path, samplesPath := filepath.Join(dir, "views.db"), filepath.Join(dir, "samples.json")
+	var smp searchSamples
+	if raw, err := os.ReadFile(samplesPath); err == nil {
+		if err := json.Unmarshal(raw, &smp); err != nil {
+			b.Fatal(err)
+		}
+		db, err := Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fmt.Printf("%d tickets: views kept in %s\n", n, dir)
+		return &Views{proj: NewProjector(db, nil, ProjectorConfig{Logger: quiet})}, smp
+	}
+	// Whatever a build cut short left is made again.
+	if err := os.RemoveAll(dir); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	srv := eventstoretest.MustOpenServer(b)
+	l := eventstoretest.MustOpenLog(b, srv, eventstore.LogConfig{MaxBatch: 1000})
+	c := newSearchCorpus()
+	start := time.Now()
+	ids, last := searchStream(b, l, n, c)
+	wrote := time.Since(start)
+	v, err := OpenViews(context.Background(), path, l, ProjectorConfig{Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	start = time.Now()
+	if err := v.Projector().CatchUp(context.Background(), last); err != nil {
+		b.Fatal(err)
+	}
+	built := time.Since(start)
+	db := v.Projector().DB()
+	if _, err := db.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		b.Fatal(err)
+	}
+	var rows, bytes int64
+	if err := db.r.QueryRow(`SELECT count(*), sum(length(tickets)) FROM search_postings`).Scan(&rows, &bytes); err != nil {
+		b.Fatal(err)
+	}
+	st, err := os.Stat(db.Path())
+	if err != nil {
+		b.Fatal(err)
+	}
+	fmt.Printf("%d tickets, %d events: log written in %s, views built in %s (%.0f events/s), file %d MiB, "+
+		"index %d rows holding %d MiB of postings\n", n, last, wrote.Round(time.Second), built.Round(time.Second),
+		float64(last)/built.Seconds(), st.Size()>>20, rows, bytes>>20)
+	smp = searchSamples{IDs: ids, Orders: c.orders, Pairs: c.pairs, Vocab: c.vocab}
+	if *searchBenchDir != "" {
+		raw, err := json.Marshal(smp)
+		if err == nil {
+			err = os.WriteFile(samplesPath, raw, 0o644)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return v, smp
 }
 
 // lastTicketAt is the time of the last ticket searchStream wrote.
