@@ -46,12 +46,13 @@ const (
 
 // A lazy walk is chosen when the rarest word is on at least lazyShare of
 // the tickets (below, reading its tickets costs less) and the page should
-// take at most lazyRows rows of the inbox (a row costs about what 200
-// tickets of a word do); it gives up after lazyBudget times the rows
-// foreseen, at least lazyMinBudget.
+// take at most lazyRows rows of the inbox; it gives up after lazyBudget
+// times the rows foreseen, at least lazyMinBudget. Measured at 1M tickets
+// (docs/performance.md, "Search"): a walk of 5,000 rows takes 1-5 ms,
+// where reading two common words' tickets first took 15-25 ms.
 const (
-	lazyShare     = 0.1
-	lazyRows      = 2_000
+	lazyShare     = 0.005
+	lazyRows      = 10_000
 	lazyBudget    = 4
 	lazyMinBudget = 1_000
 )
