@@ -48,14 +48,16 @@ func TestInboxTable(t *testing.T) {
 	}
 }
 
-// TestInboxSort: -sort reaches the engine as sort, is repeated by the next
-// hint, and only newest and waiting are taken.
+// TestInboxSort: -sort waiting reaches the engine as sort (newest, its
+// default, is left out) and is repeated by the next hint; only newest and
+// waiting are taken.
 func TestInboxSort(t *testing.T) {
 	for _, c := range []struct {
 		args []string
 		sort string
 	}{
-		{[]string{"inbox"}, "newest"},
+		{[]string{"inbox"}, ""},
+		{[]string{"inbox", "-sort", "newest"}, ""},
 		{[]string{"inbox", "-sort", "waiting", "-limit", "2"}, "waiting"},
 		{[]string{"search", "-sort", "waiting", "parcel"}, "waiting"},
 	} {

@@ -72,7 +72,12 @@ func (r *runner) listQuery(view, status, sort string, limit int, minPos int64) (
 	if limit < 0 {
 		return nil, usagef(r.name, "-limit must not be negative")
 	}
-	q := url.Values{"view": {view}, "sort": {sort}}
+	q := url.Values{"view": {view}}
+	// The engine's default is left out, so that an engine from before
+	// the sorts answers too.
+	if sort != "newest" {
+		q.Set("sort", sort)
+	}
 	if status != "" {
 		q.Set("status", status)
 	}
