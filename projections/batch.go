@@ -81,6 +81,7 @@ type ticketRow struct {
 	lastMessageAt int64
 	preview       string
 	messageCount  int64
+	waitingSince  sql.NullInt64 // waiting.go
 	dirty         bool
 }
 
@@ -152,6 +153,7 @@ func (b *batch) apply(it item) error {
 			d := ev.Data.(*domain.ReplySentData)
 			b.replies[d.MessageID] = len(b.messages)
 			b.addMessage(t, it, d.MessageID, "outbound", d.Body, nullStr(ev.Actor.UserID))
+			t.answered()
 		}
 	case domain.NoteAdded:
 		if t != nil {
@@ -206,6 +208,7 @@ func (b *batch) changeTicket(t *ticketRow, ev domain.Event) {
 		t.status, t.until = StatusClosed, sql.NullInt64{}
 		t.closedAt = sql.NullInt64{Int64: nanos(ev.At), Valid: true}
 		t.closeReason = nullStr(ev.Data.(*domain.TicketClosedData).Reason)
+		t.answered()
 	case domain.TicketReopened:
 		t.status, t.closedAt, t.closeReason = StatusOpen, sql.NullInt64{}, sql.NullString{}
 	default:
@@ -229,6 +232,7 @@ func (b *batch) messageReceived(t *ticketRow, it item) error {
 		return it.openErr
 	}
 	t.unread = true
+	t.customerWrote(ev.At)
 	if it.erased {
 		t.lastMessageAt = max(t.lastMessageAt, nanos(ev.At))
 		b.touch(t)

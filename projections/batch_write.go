@@ -50,7 +50,7 @@ func (b *batch) loadChunk(st *sql.Stmt, ids []any) error {
 	for rows.Next() {
 		t := &ticketRow{}
 		err := rows.Scan(&t.pos, &t.id, &t.profile, &t.status, &t.assignee, &t.unread, &t.until, &t.closedAt,
-			&t.closeReason, &t.lastMessageAt, &t.preview, &t.messageCount)
+			&t.closeReason, &t.lastMessageAt, &t.preview, &t.messageCount, &t.waitingSince)
 		if err != nil {
 			return fmt.Errorf("read tickets: %w", err)
 		}
@@ -75,7 +75,7 @@ func (b *batch) flush() error {
 	rows := make([]any, 0, len(b.dirty)*ticketColumnCount)
 	for _, t := range b.dirty {
 		rows = append(rows, t.pos, t.id, t.profile, t.status, t.assignee, t.unread, t.until,
-			t.closedAt, t.closeReason, t.lastMessageAt, t.preview, t.messageCount)
+			t.closedAt, t.closeReason, t.lastMessageAt, t.preview, t.messageCount, t.waitingSince)
 		t.dirty = false
 	}
 	b.dirty = b.dirty[:0]

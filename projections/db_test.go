@@ -34,7 +34,7 @@ func TestOpenSettings(t *testing.T) {
 		{db.w, "secure_delete", "1"},
 		{db.w, "foreign_keys", "1"},
 		{db.w, "busy_timeout", "5000"},
-		{db.w, "user_version", "3"},
+		{db.w, "user_version", "5"},
 		{db.r, "journal_mode", "wal"},
 		{db.r, "secure_delete", "1"},
 		{db.r, "foreign_keys", "1"},

@@ -29,7 +29,7 @@ func TestEventEffects(t *testing.T) {
 			e.sync(v)
 			d := mustTicket(t, v, res.TicketID, e.clock.Now())
 			want := TicketSummary{ID: res.TicketID, ProfileID: "alice", Status: StatusOpen, Unread: true,
-				LastMessageAt: clockStart, Preview: "Hello, my order is late", MessageCount: 1}
+				LastMessageAt: clockStart, WaitingSince: ptr(clockStart), Preview: "Hello, my order is late", MessageCount: 1}
 			checkSummary(t, d.TicketSummary, want)
 			if len(d.Messages) != 1 || d.Messages[0].Direction != "inbound" || d.Messages[0].Body != "Hello, my order is late" ||
 				d.Messages[0].AuthorID != nil || !d.Messages[0].At.Equal(clockStart) || d.Messages[0].Status != nil {

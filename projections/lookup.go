@@ -79,7 +79,7 @@ func (v *Views) Counts(ctx context.Context, userID string, now time.Time) (Count
 func (v *Views) Ticket(ctx context.Context, id string, now time.Time) (TicketDetail, error) {
 	var d TicketDetail
 	err := v.readTx(ctx, func(tx *sql.Tx) error {
-		s, err := scanSummary(tx.QueryRowContext(ctx, `SELECT `+ticketColumns+` FROM tickets WHERE id = ?`, id), nanos(now))
+		s, _, err := scanSummary(tx.QueryRowContext(ctx, `SELECT `+ticketColumns+` FROM tickets WHERE id = ?`, id), nanos(now))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("ticket %s: %w", id, ErrNotFound)
 		}

@@ -25,7 +25,7 @@ var noteCases = []effectCase{
 		e.sync(v)
 		d := mustTicket(t, v, res.TicketID, e.clock.Now())
 		checkSummary(t, d.TicketSummary, TicketSummary{ID: res.TicketID, ProfileID: "nina", Status: StatusOpen,
-			LastMessageAt: clockStart, Preview: "My order never came", MessageCount: 2})
+			LastMessageAt: clockStart, WaitingSince: ptr(clockStart), Preview: "My order never came", MessageCount: 2})
 		m := d.Messages[1]
 		if len(d.Messages) != 2 || m.Direction != "note" || m.Body != text || m.AuthorID == nil || *m.AuthorID != agent.ID ||
 			!m.At.Equal(clockStart.Add(time.Minute)) || m.Status != nil || m.StatusReason != nil || m.ID == "" {

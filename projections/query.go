@@ -3,11 +3,9 @@ package projections
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -48,9 +46,11 @@ type TicketQuery struct {
 	Status string
 	// Q, when not blank, searches: only the tickets that match every word
 	// of it are listed (search.go).
-	Q      string
+	Q string
+	// Sort is newest ("" too) or waiting (sort.go).
+	Sort   string
 	Limit  int    // 0 means DefaultLimit; above MaxLimit means MaxLimit
-	Cursor string // NextCursor of the previous page, "" for the first
+	Cursor string // NextCursor of the previous page of the same sort, "" for the first
 	// Now is the caller's clock reading: a snooze whose until is not
 	// after it reads as open (R4).
 	Now time.Time
@@ -59,30 +59,8 @@ type TicketQuery struct {
 	plan searchPlan
 }
 
-const ticketColumns = `id, profile_id, status, assignee_id, unread, snoozed_until, closed_at, last_message_at, preview, message_count`
-
-// cursorKey is the sort key a page ends at.
-type cursorKey struct {
-	lastMessageAt int64
-	id            string
-}
-
-func (k cursorKey) encode() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(k.lastMessageAt, 10) + "|" + k.id))
-}
-
-func decodeCursor(s string) (cursorKey, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return cursorKey{}, fmt.Errorf("%w: malformed cursor", ErrInvalidQuery)
-	}
-	at, id, ok := strings.Cut(string(b), "|")
-	n, err := strconv.ParseInt(at, 10, 64)
-	if !ok || err != nil || id == "" {
-		return cursorKey{}, fmt.Errorf("%w: malformed cursor", ErrInvalidQuery)
-	}
-	return cursorKey{lastMessageAt: n, id: id}, nil
-}
+const ticketColumns = `id, profile_id, status, assignee_id, unread, snoozed_until, closed_at, last_message_at, preview,
+	message_count, waiting_since, wait_key`
 
 // pageLimit applies the page size's default and bound.
 func pageLimit(limit int) (int, error) {
@@ -98,89 +76,101 @@ func pageLimit(limit int) (int, error) {
 }
 
 // scopeFilter is the condition of a query's view and cursor, to add to
-// each of its SELECTs: " AND ...", with its arguments.
-func scopeFilter(q TicketQuery) (string, []any, error) {
+// each of its SELECTs: " AND ...", with its arguments, and the order of
+// its sort.
+func scopeFilter(q TicketQuery) (string, []any, listOrder, error) {
+	order, err := orderOf(q.Sort)
+	if err != nil {
+		return "", nil, listOrder{}, err
+	}
 	var filter string
 	var fargs []any
 	switch q.View {
 	case ViewAll, "":
 	case ViewMine:
 		if q.UserID == "" {
-			return "", nil, fmt.Errorf("%w: view mine needs a user", ErrInvalidQuery)
+			return "", nil, listOrder{}, fmt.Errorf("%w: view mine needs a user", ErrInvalidQuery)
 		}
 		filter, fargs = ` AND assignee_id = ?`, []any{q.UserID}
 	case ViewUnassigned:
 		filter = ` AND assignee_id IS NULL`
 	default:
-		return "", nil, fmt.Errorf("%w: view must be all, mine or unassigned, got %q", ErrInvalidQuery, q.View)
+		return "", nil, listOrder{}, fmt.Errorf("%w: view must be all, mine or unassigned, got %q", ErrInvalidQuery, q.View)
 	}
 	if q.Cursor != "" {
-		k, err := decodeCursor(q.Cursor)
+		k, err := order.decode(q.Cursor)
 		if err != nil {
-			return "", nil, err
+			return "", nil, listOrder{}, err
 		}
-		filter += ` AND (last_message_at, id) < (?, ?)`
-		fargs = append(fargs, k.lastMessageAt, k.id)
+		filter += order.after
+		fargs = append(fargs, k.key, k.id)
 	}
-	return filter, fargs, nil
+	return filter, fargs, order, nil
 }
 
-// statusBranches are the conditions of one status, each the head of one
-// index range scan in (last_message_at, id) order, with their arguments;
-// "" (a search's default) is every status.
+// statusBranches are the sources and conditions of one status, each the
+// head of one index range scan, with their arguments; "" (a search's
+// default) is every status.
 func statusBranches(status string, now int64) ([]string, [][]any, error) {
 	switch status {
 	case StatusOpen:
-		// Open, plus snoozed past their until (R4).
-		return []string{`status = 'open'`, `status = 'snoozed' AND snoozed_until <= ?`}, [][]any{nil, {now}}, nil
+		// Open, plus snoozed past their until (R4): those are a few at
+		// most, as the scheduler wakes them within a second, so they are
+		// found by their until and sorted, rather than by reading every
+		// snoozed ticket in the sort's order to find none.
+		return []string{`tickets WHERE status = 'open'`,
+				`tickets INDEXED BY tickets_snoozed_until WHERE status = 'snoozed' AND snoozed_until <= ?`},
+			[][]any{nil, {now}}, nil
 	case StatusSnoozed:
-		return []string{`status = 'snoozed' AND snoozed_until > ?`}, [][]any{{now}}, nil
+		return []string{`tickets WHERE status = 'snoozed' AND snoozed_until > ?`}, [][]any{{now}}, nil
 	case StatusClosed:
-		return []string{`status = 'closed'`}, [][]any{nil}, nil
+		return []string{`tickets WHERE status = 'closed'`}, [][]any{nil}, nil
 	case "":
-		return []string{`status = 'open'`, `status = 'snoozed'`, `status = 'closed'`}, [][]any{nil, nil, nil}, nil
+		return []string{`tickets WHERE status = 'open'`, `tickets WHERE status = 'snoozed'`, `tickets WHERE status = 'closed'`},
+			[][]any{nil, nil, nil}, nil
 	}
 	return nil, nil, fmt.Errorf("%w: status must be open, snoozed or closed, got %q", ErrInvalidQuery, status)
 }
 
-// ticketsSQL builds the query of one page. Each status is one or two
-// index range scans in (last_message_at, id) order, merged by SQLite; a
-// keyset cursor continues below the last row shown, so rows inserted or
-// moved above it meanwhile neither repeat nor shift the next page.
-func ticketsSQL(q TicketQuery) (string, []any, int, error) {
+// ticketsSQL builds the query of one page. Each status is one index range
+// scan in the sort's order (plus the due snoozes, for open), merged by
+// SQLite; a
+// keyset cursor continues past the last row shown, so rows inserted or
+// moved before it meanwhile neither repeat nor shift the next page.
+func ticketsSQL(q TicketQuery) (string, []any, int, listOrder, error) {
 	limit, err := pageLimit(q.Limit)
 	if err != nil {
-		return "", nil, 0, err
+		return "", nil, 0, listOrder{}, err
 	}
-	query, args, err := inboxSQL(q, ticketColumns)
+	query, args, order, err := inboxSQL(q, ticketColumns)
 	if err != nil {
-		return "", nil, 0, err
+		return "", nil, 0, listOrder{}, err
 	}
 	// One row more than asked tells whether there is a next page.
-	return query + ` LIMIT ?`, append(args, limit+1), limit, nil
+	return query + ` LIMIT ?`, append(args, limit+1), limit, order, nil
 }
 
 // inboxSQL selects cols of the tickets of q's view and status, after its
-// cursor, in the inbox's order.
-func inboxSQL(q TicketQuery, cols string) (string, []any, error) {
-	filter, fargs, err := scopeFilter(q)
+// cursor, in the order of its sort.
+func inboxSQL(q TicketQuery, cols string) (string, []any, listOrder, error) {
+	filter, fargs, order, err := scopeFilter(q)
 	if err != nil {
-		return "", nil, err
+		return "", nil, listOrder{}, err
 	}
 	branches, bargs, err := statusBranches(q.Status, nanos(q.Now))
 	if err != nil {
-		return "", nil, err
+		return "", nil, listOrder{}, err
 	}
 	var parts []string
 	var args []any
 	for i, br := range branches {
-		parts = append(parts, `SELECT `+cols+` FROM tickets WHERE `+br+filter)
+		parts = append(parts, `SELECT `+cols+` FROM `+br+filter)
 		args = append(append(args, bargs[i]...), fargs...)
 	}
-	return strings.Join(parts, ` UNION ALL `) + ` ORDER BY last_message_at DESC, id DESC`, args, nil
+	return strings.Join(parts, ` UNION ALL `) + order.orderBy, args, order, nil
 }
 
-// Tickets returns one page of an inbox list, newest activity first.
+// Tickets returns one page of an inbox list in the order of its sort.
 // With Q set it searches (search.go).
 func (v *Views) Tickets(ctx context.Context, q TicketQuery) (TicketPage, error) {
 	if strings.TrimSpace(q.Q) != "" {
@@ -189,13 +179,13 @@ func (v *Views) Tickets(ctx context.Context, q TicketQuery) (TicketPage, error) 
 	if q.Status == "" {
 		q.Status = StatusOpen
 	}
-	query, args, limit, err := ticketsSQL(q)
+	query, args, limit, order, err := ticketsSQL(q)
 	if err != nil {
 		return TicketPage{}, err
 	}
 	var page TicketPage
 	err = v.read(ctx, func(db *DB) error {
-		page, err = readPage(ctx, db.r, query, args, limit, nanos(q.Now))
+		page, err = readPage(ctx, db.r, query, args, limit, order, nanos(q.Now))
 		return err
 	})
 	if err != nil {
@@ -204,26 +194,28 @@ func (v *Views) Tickets(ctx context.Context, q TicketQuery) (TicketPage, error) 
 	return page, nil
 }
 
-// readPage runs a page's query, which asks for one row more than limit.
-func readPage(ctx context.Context, db queryer, query string, args []any, limit int, now int64) (TicketPage, error) {
+// readPage runs a page's query, which asks for one row more than limit,
+// in order.
+func readPage(ctx context.Context, db queryer, query string, args []any, limit int, order listOrder, now int64) (TicketPage, error) {
 	page := TicketPage{Tickets: []TicketSummary{}}
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return page, err
 	}
 	defer rows.Close()
+	var last cursorKey
 	for rows.Next() {
-		s, err := scanSummary(rows, now)
+		s, waitKey, err := scanSummary(rows, now)
 		if err != nil {
 			return page, err
 		}
 		if len(page.Tickets) == limit {
-			last := page.Tickets[limit-1]
-			c := cursorKey{lastMessageAt: nanos(last.LastMessageAt), id: last.ID}.encode()
+			c := order.encode(last)
 			page.NextCursor = &c
 			break
 		}
 		page.Tickets = append(page.Tickets, s)
+		last = cursorKey{key: order.keyOf(s, waitKey), id: s.ID}
 	}
 	return page, rows.Err()
 }
@@ -236,16 +228,18 @@ type queryer interface {
 }
 
 // scanSummary reads a row of ticketColumns, reporting a snooze that is due
-// at now as open (R4).
-func scanSummary(r rowScanner, now int64) (TicketSummary, error) {
+// at now as open (R4). It also returns the row's wait_key, which a page of
+// the waiting sort ends its cursor at.
+func scanSummary(r rowScanner, now int64) (TicketSummary, int64, error) {
 	var (
-		s             TicketSummary
-		assignee      sql.NullString
-		until, closed sql.NullInt64
-		lm            int64
+		s                      TicketSummary
+		assignee               sql.NullString
+		until, closed, waiting sql.NullInt64
+		lm, waitKey            int64
 	)
-	if err := r.Scan(&s.ID, &s.ProfileID, &s.Status, &assignee, &s.Unread, &until, &closed, &lm, &s.Preview, &s.MessageCount); err != nil {
-		return TicketSummary{}, err
+	if err := r.Scan(&s.ID, &s.ProfileID, &s.Status, &assignee, &s.Unread, &until, &closed, &lm, &s.Preview,
+		&s.MessageCount, &waiting, &waitKey); err != nil {
+		return TicketSummary{}, 0, err
 	}
 	if assignee.Valid {
 		s.AssigneeID = &assignee.String
@@ -263,7 +257,11 @@ func scanSummary(r rowScanner, now int64) (TicketSummary, error) {
 		s.ClosedAt = &t
 	}
 	s.LastMessageAt = fromNanos(lm)
-	return s, nil
+	if waiting.Valid {
+		t := fromNanos(waiting.Int64)
+		s.WaitingSince = &t
+	}
+	return s, waitKey, nil
 }
 
 // nanos converts a time to the views' integer form, clamping times that

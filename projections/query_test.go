@@ -225,17 +225,20 @@ func TestTicketsInvalidQuery(t *testing.T) {
 		{Limit: -1},
 		{Cursor: "not base64!"},
 		{Cursor: "bm9waXBl"}, // base64 of "nopipe"
+		{Sort: "oldest"},
+		{Sort: SortWaiting, Cursor: "MXx4"},   // base64 of "1|x", a newest cursor
+		{Sort: SortNewest, Cursor: "d3wxfHg"}, // base64 of "w|1|x", a waiting cursor
 	}
 	for _, q := range cases {
-		if _, _, _, err := ticketsSQL(q); !errors.Is(err, ErrInvalidQuery) {
+		if _, _, _, _, err := ticketsSQL(q); !errors.Is(err, ErrInvalidQuery) {
 			t.Errorf("%+v: err = %v, want ErrInvalidQuery", q, err)
 		}
 	}
-	_, _, limit, err := ticketsSQL(TicketQuery{Limit: 10000})
+	_, _, limit, _, err := ticketsSQL(TicketQuery{Limit: 10000})
 	if err != nil || limit != MaxLimit {
 		t.Errorf("limit 10000 became %d, %v", limit, err)
 	}
-	_, _, limit, _ = ticketsSQL(TicketQuery{})
+	_, _, limit, _, _ = ticketsSQL(TicketQuery{})
 	if limit != DefaultLimit {
 		t.Errorf("default limit %d", limit)
 	}
@@ -262,12 +265,12 @@ func TestJSONShape(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	want := "assignee_id closed_at id last_message_at message_count preview profile_id snoozed_until status unread"
+	want := "assignee_id closed_at id last_message_at message_count preview profile_id snoozed_until status unread waiting_since"
 	if strings.Join(keys, " ") != want {
 		t.Fatalf("summary keys %v", keys)
 	}
 	if s["closed_at"] != nil || s["assignee_id"] != nil || s["snoozed_until"] != "2026-03-02T11:00:00Z" ||
-		s["last_message_at"] != "2026-03-02T09:04:00Z" {
+		s["last_message_at"] != "2026-03-02T09:04:00Z" || s["waiting_since"] != "2026-03-02T09:04:00Z" {
 		t.Fatalf("summary %s", b)
 	}
 	d := mustTicket(t, in.v, in.t[2], clockStart)

@@ -9,7 +9,7 @@ import (
 )
 
 // Search (spec section 8) lists the tickets of a view and status that
-// match every word of a query, newest activity first, paged like the
+// match every word of a query, in the order of its sort, paged like the
 // inbox. A word matches a ticket when one of the ticket's terms
 // (search_index.go) starts with it, or its id does.
 //
@@ -70,7 +70,7 @@ func (v *Views) search(ctx context.Context, q TicketQuery) (TicketPage, error) {
 	if err != nil {
 		return TicketPage{}, err
 	}
-	if _, _, err := scopeFilter(q); err != nil {
+	if _, _, _, err := scopeFilter(q); err != nil {
 		return TicketPage{}, err
 	}
 	if _, _, err := statusBranches(q.Status, 0); err != nil {
@@ -189,7 +189,12 @@ func scopeSize(ctx context.Context, tx *sql.Tx, q TicketQuery) (total, scope int
 // first n of its tickets that member takes; complete is false when it
 // gave up after budget rows (-1: no bound) without finding them all.
 func walk(ctx context.Context, tx *sql.Tx, q TicketQuery, n, budget int, member func(int64) (bool, error)) (found []int64, complete bool, err error) {
-	query, args, err := inboxSQL(q, `position, last_message_at, id`)
+	order, err := orderOf(q.Sort)
+	if err != nil {
+		return nil, false, err
+	}
+	// A compound SELECT orders by columns it returns: the sort's key.
+	query, args, _, err := inboxSQL(q, `position, `+order.key+`, id`)
 	if err != nil {
 		return nil, false, err
 	}
@@ -226,7 +231,7 @@ func walk(ctx context.Context, tx *sql.Tx, q TicketQuery, n, budget int, member 
 // page's positions are sorted first, on the sort key alone, then its rows
 // are read.
 func sortedPage(ctx context.Context, tx *sql.Tx, q TicketQuery, ps []int64, limit int) (TicketPage, error) {
-	filter, fargs, err := scopeFilter(q)
+	filter, fargs, order, err := scopeFilter(q)
 	if err != nil {
 		return TicketPage{}, err
 	}
@@ -245,8 +250,7 @@ func sortedPage(ctx context.Context, tx *sql.Tx, q TicketQuery, ps []int64, limi
 	}
 	among := func(cols string) string {
 		return `SELECT ` + cols + ` FROM (SELECT value AS pos FROM json_each(?)) AS m
-			CROSS JOIN tickets ON tickets.position = m.pos WHERE 1` + status + filter +
-			` ORDER BY last_message_at DESC, id DESC LIMIT ?`
+			CROSS JOIN tickets ON tickets.position = m.pos WHERE 1` + status + filter + order.orderBy + ` LIMIT ?`
 	}
 	args := append(append(append([]any{positionsJSON(ps)}, sargs...), fargs...), limit+1)
 	if len(ps) > limit+1 {
@@ -255,5 +259,5 @@ func sortedPage(ctx context.Context, tx *sql.Tx, q TicketQuery, ps []int64, limi
 		}
 		args[0] = positionsJSON(ps)
 	}
-	return readPage(ctx, tx, among(ticketColumns), args, limit, now)
+	return readPage(ctx, tx, among(ticketColumns), args, limit, order, now)
 }

@@ -41,7 +41,7 @@ type statements struct {
 var chunkSizes = []int{64, 8, 1}
 
 const ticketFields = `position, id, profile_id, status, assignee_id, unread, snoozed_until, closed_at, close_reason,
-	last_message_at, preview, message_count`
+	last_message_at, preview, message_count, waiting_since`
 
 var singleSQL = []struct {
 	sql string
@@ -87,7 +87,7 @@ var singleSQL = []struct {
 
 // Columns of the multi-row statements, in the order rows are appended.
 const (
-	ticketColumnCount = 12
+	ticketColumnCount = 13
 	messageColumns    = 9
 	historyColumns    = 2
 )
@@ -106,7 +106,7 @@ func multiRowSQL(n int) (load, save, messages, history, postingsRead, postingsSa
 	  ON CONFLICT (position) DO UPDATE SET status = excluded.status, assignee_id = excluded.assignee_id,
 	    unread = excluded.unread, snoozed_until = excluded.snoozed_until, closed_at = excluded.closed_at,
 	    close_reason = excluded.close_reason, last_message_at = excluded.last_message_at,
-	    preview = excluded.preview, message_count = excluded.message_count`
+	    preview = excluded.preview, message_count = excluded.message_count, waiting_since = excluded.waiting_since`
 	messages = `INSERT INTO messages (position, ticket, id, direction, body, at, author_id, status, status_reason) VALUES ` +
 		placeholders(n, messageColumns)
 	history = `INSERT INTO history (ticket, position) VALUES ` + placeholders(n, historyColumns)

@@ -17,6 +17,12 @@ type TicketSummary struct {
 	// ClosedAt is set only while the ticket is closed.
 	ClosedAt      *time.Time `json:"closed_at"`
 	LastMessageAt time.Time  `json:"last_message_at"`
+	// WaitingSince is when the customer began to wait for an answer: the
+	// time of their first message after the team's last reply. It is nil
+	// when the team's reply was the last word, and while the ticket is
+	// closed; a note does not answer, a snooze does not stop the wait
+	// (waiting.go).
+	WaitingSince *time.Time `json:"waiting_since"`
 	// Preview is the first 140 characters of the latest message still
 	// present (inbound or reply; never a note).
 	Preview string `json:"preview"`

@@ -74,10 +74,29 @@ func TestEndToEnd(t *testing.T) {
 	if out := ctl("show", id); !strings.Contains(out, "inbound ("+profile+"): Hello, my parcel is late") {
 		t.Errorf("show:\n%s", out)
 	}
+	// The customer waits since their message (WAITING SINCE is the sixth
+	// column, LAST MESSAGE the eighth), until the reply below.
+	waiting := func(after commandReply) string {
+		t.Helper()
+		f := fields(rowOf(t, ctl("inbox", "-sort", "waiting", "-min-position", pos(after)), id))
+		if len(f) < 8 {
+			t.Fatalf("inbox row %q", f)
+		}
+		if f[5] != "-" && f[5] != f[7] {
+			t.Errorf("waiting since %s, last message %s: want the message's time", f[5], f[7])
+		}
+		return f[5]
+	}
+	if waiting(opened) == "-" {
+		t.Error("the customer's first message is not waiting")
+	}
 	// A reply shows its delivery status: no webhook takes it here.
 	replied := send("reply", "-ticket", id, "-body", "It is on its way")
 	if out := ctl("show", id, "-min-position", pos(replied)); !strings.Contains(out, " [pending]: It is on its way") {
 		t.Errorf("show after a reply:\n%s", out)
+	}
+	if since := waiting(replied); since != "-" {
+		t.Errorf("after the reply the customer still waits since %s", since)
 	}
 
 	read := send("mark-read", "-ticket", id)

@@ -39,7 +39,8 @@ const (
 )
 
 var cannedTicket = `{"id":"` + ticketA + `","profile_id":"alice","status":"open","assignee_id":null,"unread":true,` +
-	`"snoozed_until":null,"closed_at":null,"last_message_at":"2026-03-01T10:00:00.123+02:00","preview":"Hello, my parcel\tis late","message_count":2`
+	`"snoozed_until":null,"closed_at":null,"last_message_at":"2026-03-01T10:00:00.123+02:00",` +
+	`"waiting_since":"2026-03-01T09:58:00+02:00","preview":"Hello, my parcel\tis late","message_count":2`
 
 func defaultRoutes() map[string]reply {
 	cmd := reply{200, `{"ok":true,"ticket_id":"` + ticketA + `","profile_id":"alice","outcome":"done","position":7}`}

@@ -24,10 +24,10 @@ func TestInboxTable(t *testing.T) {
 		t.Fatalf("got %d lines, want header, 2 rows, next:\n%s", len(got), out)
 	}
 	want := [][]string{
-		{"ID", "PROFILE", "STATUS", "ASSIGNEE", "UNREAD", "SNOOZED UNTIL", "LAST MESSAGE", "MSGS", "PREVIEW"},
-		// The offset time comes back in UTC; the tab in the preview does
+		{"ID", "PROFILE", "STATUS", "ASSIGNEE", "UNREAD", "WAITING SINCE", "SNOOZED UNTIL", "LAST MESSAGE", "MSGS", "PREVIEW"},
+		// The offset times come back in UTC; the tab in the preview does
 		// not split the cell.
-		{ticketA, "alice", "open", "-", "●", "-", "2026-03-01T08:00:00Z", "2", "Hello, my parcel is late"},
+		{ticketA, "alice", "open", "-", "●", "2026-03-01T07:58:00Z", "-", "2026-03-01T08:00:00Z", "2", "Hello, my parcel is late"},
 	}
 	for i, w := range want {
 		if g := fields(got[i]); strings.Join(g, "|") != strings.Join(w, "|") {
@@ -45,6 +45,38 @@ func TestInboxTable(t *testing.T) {
 	}
 	if got[3] != "next: ticketctl inbox -limit 2 -view mine -cursor c2" {
 		t.Errorf("next hint %q", got[3])
+	}
+}
+
+// TestInboxSort: -sort waiting reaches the engine as sort (newest, its
+// default, is left out) and is repeated by the next hint; only newest and
+// waiting are taken.
+func TestInboxSort(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		sort string
+	}{
+		{[]string{"inbox"}, ""},
+		{[]string{"inbox", "-sort", "newest"}, ""},
+		{[]string{"inbox", "-sort", "waiting", "-limit", "2"}, "waiting"},
+		{[]string{"search", "-sort", "waiting", "parcel"}, "waiting"},
+	} {
+		f := newFakeEngine(t, nil)
+		out, _, err := runAt(f, c.args...)
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		if q, _ := url.ParseQuery(f.requests()[0].Query); q.Get("sort") != c.sort {
+			t.Errorf("%v: query %v, want sort=%s", c.args, q, c.sort)
+		}
+		if c.sort == "waiting" && !strings.Contains(out, "-sort waiting") {
+			t.Errorf("%v: the next hint forgets the sort:\n%s", c.args, out)
+		}
+	}
+	for _, args := range [][]string{{"inbox", "-sort", "oldest"}, {"search", "-sort", "", "x"}} {
+		if _, _, err := runAt(newFakeEngine(t, nil), args...); ExitCode(err) != 2 {
+			t.Errorf("%v: %v, want a usage error", args, err)
+		}
 	}
 }
 
@@ -118,7 +150,7 @@ func TestPlainOutput(t *testing.T) {
 		{[]string{"counts"}, []string{"VIEW|OPEN|SNOOZED|CLOSED", "all|3|1|2", "mine|1|0|0", "unassigned|2|1|0"}},
 		{[]string{"show", ticketA}, []string{
 			"ticket|" + ticketA, "profile|alice", "status|open", "assignee|-", "unread|● yes", "snoozed until|-",
-			"closed at|-", "last message|2026-03-01T08:00:00Z", "messages|2", "",
+			"closed at|-", "last message|2026-03-01T08:00:00Z", "waiting since|2026-03-01T07:58:00Z", "messages|2", "",
 			"[2026-03-01T08:00:00Z] inbound (alice): Hello,", "my parcel is late",
 			"[2026-03-01T08:05:00Z] outbound (Ann) [failed: number unreachable]: On it"}},
 		{[]string{"history", ticketA}, []string{

@@ -20,6 +20,7 @@ type ticketSummary struct {
 	SnoozedUntil  *string `json:"snoozed_until"`
 	ClosedAt      *string `json:"closed_at"`
 	LastMessageAt *string `json:"last_message_at"`
+	WaitingSince  *string `json:"waiting_since"`
 	Preview       string  `json:"preview"`
 	MessageCount  int     `json:"message_count"`
 }
@@ -30,9 +31,10 @@ type inboxPage struct {
 }
 
 func runInbox(r *runner, args []string) error {
-	fs := r.newFlags("[-view all|mine|unassigned] [-status open|snoozed|closed] [-limit N] [-cursor C] [-all-pages] [-min-position N]")
+	fs := r.newFlags("[-view all|mine|unassigned] [-status open|snoozed|closed] [-sort newest|waiting] [-limit N] [-cursor C] [-all-pages] [-min-position N]")
 	view := fs.String("view", "all", "all, mine or unassigned")
 	status := fs.String("status", "open", "open, snoozed or closed")
+	sort := sortFlag(fs)
 	limit := fs.Int("limit", 0, "tickets per page (engine default 50, max 500)")
 	cursor := fs.String("cursor", "", "continue from a previous page's next cursor")
 	allPages := fs.Bool("all-pages", false, "follow the cursor to the last page")
@@ -40,7 +42,7 @@ func runInbox(r *runner, args []string) error {
 	if _, err := r.parse(fs, args, 0); err != nil {
 		return done(err)
 	}
-	q, err := r.listQuery(*view, *status, *limit, *minPos)
+	q, err := r.listQuery(*view, *status, *sort, *limit, *minPos)
 	if err != nil {
 		return err
 	}
@@ -50,19 +52,32 @@ func runInbox(r *runner, args []string) error {
 		})
 }
 
+// sortFlag is the -sort flag of every ticket list.
+func sortFlag(fs *flag.FlagSet) *string {
+	return fs.String("sort", "newest", "newest (newest activity first) or waiting (longest waiting customer first)")
+}
+
 // listQuery checks the flags every ticket list has and makes its query;
 // an empty status is left out (a search then looks in every status).
-func (r *runner) listQuery(view, status string, limit int, minPos int64) (url.Values, error) {
+func (r *runner) listQuery(view, status, sort string, limit int, minPos int64) (url.Values, error) {
 	if !slices.Contains([]string{"all", "mine", "unassigned"}, view) {
 		return nil, usagef(r.name, "-view must be all, mine or unassigned")
 	}
 	if status != "" && !slices.Contains([]string{"open", "snoozed", "closed"}, status) {
 		return nil, usagef(r.name, "-status must be open, snoozed or closed")
 	}
+	if !slices.Contains([]string{"newest", "waiting"}, sort) {
+		return nil, usagef(r.name, "-sort must be newest or waiting")
+	}
 	if limit < 0 {
 		return nil, usagef(r.name, "-limit must not be negative")
 	}
 	q := url.Values{"view": {view}}
+	// The engine's default is left out, so that an engine from before
+	// the sorts answers too.
+	if sort != "newest" {
+		q.Set("sort", sort)
+	}
 	if status != "" {
 		q.Set("status", status)
 	}
@@ -135,15 +150,15 @@ func (r *runner) listTickets(q url.Values, cursor string, allPages bool, none st
 	}
 	names := r.userNames(assignees...)
 	tw := newTable(r.stdout)
-	fmt.Fprintln(tw, "ID\tPROFILE\tSTATUS\tASSIGNEE\tUNREAD\tSNOOZED UNTIL\tLAST MESSAGE\tMSGS\tPREVIEW")
+	fmt.Fprintln(tw, "ID\tPROFILE\tSTATUS\tASSIGNEE\tUNREAD\tWAITING SINCE\tSNOOZED UNTIL\tLAST MESSAGE\tMSGS\tPREVIEW")
 	for _, t := range tickets {
 		dot := ""
 		if t.Unread {
 			dot = unreadDot
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", clean(t.ID), clean(t.ProfileID), clean(t.Status),
-			names.of(t.AssigneeID), dot, fmtTime(t.SnoozedUntil), fmtTime(t.LastMessageAt), t.MessageCount,
-			truncate(clean(t.Preview), previewRunes))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", clean(t.ID), clean(t.ProfileID), clean(t.Status),
+			names.of(t.AssigneeID), dot, fmtTime(t.WaitingSince), fmtTime(t.SnoozedUntil), fmtTime(t.LastMessageAt),
+			t.MessageCount, truncate(clean(t.Preview), previewRunes))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -26,9 +26,10 @@ func runNote(r *runner, args []string) error {
 }
 
 func runSearch(r *runner, args []string) error {
-	fs := r.newFlags("TEXT... [-view all|mine|unassigned] [-status open|snoozed|closed] [-limit N] [-cursor C] [-all-pages] [-min-position N]")
+	fs := r.newFlags("TEXT... [-view all|mine|unassigned] [-status open|snoozed|closed] [-sort newest|waiting] [-limit N] [-cursor C] [-all-pages] [-min-position N]")
 	view := fs.String("view", "all", "all, mine or unassigned")
 	status := fs.String("status", "", "open, snoozed or closed (default: every status)")
+	sort := sortFlag(fs)
 	limit := fs.Int("limit", 0, "tickets per page (engine default 50, max 500)")
 	cursor := fs.String("cursor", "", "continue from a previous page's next cursor")
 	allPages := fs.Bool("all-pages", false, "follow the cursor to the last page")
@@ -41,7 +42,7 @@ func runSearch(r *runner, args []string) error {
 	if strings.TrimSpace(text) == "" {
 		return usagef(r.name, "give the text to search for")
 	}
-	q, err := r.listQuery(*view, *status, *limit, *minPos)
+	q, err := r.listQuery(*view, *status, *sort, *limit, *minPos)
 	if err != nil {
 		return err
 	}

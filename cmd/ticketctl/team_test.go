@@ -29,7 +29,7 @@ func TestSearchOutput(t *testing.T) {
 
 	none := newFakeEngine(t, map[string]reply{"GET /v1/tickets": {200, `{"tickets":[],"next_cursor":null}`}})
 	out, _, err = runAt(none, "search", "zeppelin")
-	if err != nil || out != "ID  PROFILE  STATUS  ASSIGNEE  UNREAD  SNOOZED UNTIL  LAST MESSAGE  MSGS  PREVIEW\n(no ticket matches zeppelin)\n" {
+	if err != nil || out != "ID  PROFILE  STATUS  ASSIGNEE  UNREAD  WAITING SINCE  SNOOZED UNTIL  LAST MESSAGE  MSGS  PREVIEW\n(no ticket matches zeppelin)\n" {
 		t.Errorf("no match: %v\n%q", err, out)
 	}
 	for _, args := range [][]string{{"search"}, {"search", "-status", "lost", "x"}, {"search", "-view", "everyone", "x"}} {

@@ -83,6 +83,7 @@ func runShow(r *runner, args []string) error {
 		{"snoozed until", fmtTime(t.SnoozedUntil)},
 		{"closed at", fmtTime(t.ClosedAt)},
 		{"last message", fmtTime(t.LastMessageAt)},
+		{"waiting since", fmtTime(t.WaitingSince)},
 		{"messages", fmt.Sprint(t.MessageCount)},
 	} {
 		fmt.Fprintf(tw, "%s\t%s\n", kv[0], kv[1])

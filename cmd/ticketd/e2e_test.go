@@ -272,6 +272,8 @@ func TestQueryErrors(t *testing.T) {
 		{"/v1/tickets?cursor=%21%21", 400, "invalid_argument", "cursor"},
 		{"/v1/tickets?view=everyone", 400, "invalid_argument", "view"},
 		{"/v1/tickets?limit=501", 400, "invalid_argument", "limit"},
+		{"/v1/tickets?sort=oldest", 400, "invalid_argument", "sort must be newest or waiting"},
+		{"/v1/tickets?q=x&sort=longest", 400, "invalid_argument", "sort must be newest or waiting"},
 		{"/v1/tickets?min_position=abc", 400, "invalid_argument", "min_position"},
 		{"/v1/nothing", 404, "not_found", "no route"},
 	} {

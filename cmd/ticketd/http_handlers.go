@@ -39,11 +39,12 @@ func (a *api) command(w http.ResponseWriter, r *http.Request, user domain.User) 
 }
 
 // tickets serves GET /v1/tickets: an inbox list, or with q a search
-// (spec section 8), which looks in every status unless one is given.
+// (spec section 8), which looks in every status unless one is given; both
+// sorted newest first or longest waiting first.
 func (a *api) tickets(w http.ResponseWriter, r *http.Request, user domain.User) {
 	q := r.URL.Query()
 	tq := projections.TicketQuery{View: q.Get("view"), Status: q.Get("status"), Cursor: q.Get("cursor"), Q: q.Get("q"),
-		UserID: user.ID, Now: a.now()}
+		Sort: q.Get("sort"), UserID: user.ID, Now: a.now()}
 	if tq.View == "" {
 		tq.View = "all"
 	}
@@ -62,6 +63,14 @@ func (a *api) tickets(w http.ResponseWriter, r *http.Request, user domain.User) 
 	case "":
 	default:
 		writeError(w, domain.Errorf(domain.EInvalid, "status must be open, snoozed or closed, got %s", domain.QuoteShort(tq.Status)))
+		return
+	}
+	switch tq.Sort {
+	case "":
+		tq.Sort = projections.SortNewest
+	case projections.SortNewest, projections.SortWaiting:
+	default:
+		writeError(w, domain.Errorf(domain.EInvalid, "sort must be newest or waiting, got %s", domain.QuoteShort(tq.Sort)))
 		return
 	}
 	tq.Limit = 50

@@ -164,6 +164,7 @@ type summary struct {
 	SnoozedUntil  *time.Time `json:"snoozed_until"`
 	ClosedAt      *time.Time `json:"closed_at"`
 	LastMessageAt time.Time  `json:"last_message_at"`
+	WaitingSince  *time.Time `json:"waiting_since"`
 	Preview       string     `json:"preview"`
 	MessageCount  int        `json:"message_count"`
 	Messages      []struct {
