@@ -165,6 +165,10 @@ func clickLive(sel string) chromedp.Action[chromedp.Void] {
 	return poll(fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e || !e.getClientRects().length || e.disabled) return false; e.click(); return true; })()`, sel))
 }
 
+// blurLive takes the focus from whatever has it (a row the list may draw
+// again at any time, a field), so that keys go to the page.
+var blurLive = poll(`(document.activeElement && document.activeElement.blur(), document.activeElement === document.body)`)
+
 func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
 func visible(sel string) chromedp.Action[chromedp.Void] {
 	return chromedp.WaitVisible(chromedp.CSS(sel))

@@ -25,7 +25,7 @@ func TestWebInbox(t *testing.T) {
 	const replyMark = `#thread [data-testid="message"][data-direction="outbound"] [data-testid="reply-status"]`
 	openTicket := func(id string) {
 		t.Helper()
-		step("open "+id, click(row(id)+" button"), visible(`#ticket[data-ticket-id="`+id+`"]`), gone(dot(id)))
+		step("open "+id, clickLive(row(id)+" button.row"), visible(`#ticket[data-ticket-id="`+id+`"]`), gone(dot(id)))
 	}
 	snooze1h := func(id string) {
 		t.Helper()
@@ -136,7 +136,7 @@ func TestWebInbox(t *testing.T) {
 	// Tickets of one clock tick may come in either order: j/k are checked
 	// against the list as it stands.
 	step("j/k", key("j"), key("j"), key("k"), visible("#ticket-list li:first-child .row.focused"),
-		chromedp.Blur(chromedp.CSS("#ticket-list li:first-child button")), key("\r"),
+		blurLive, key("\r"),
 		poll(`document.querySelector("#ticket").dataset.ticketId === document.querySelector("#ticket-list li:first-child").dataset.ticketId`))
 	openTicket(dave.TicketID)
 	step("customer text", visible(`#thread [data-testid="message"] p[dir="auto"]`), textHas(`[data-testid="customer-channel"]`, "Email"))

@@ -33,9 +33,13 @@
     TB.renderList();
   };
 
+  // loadMore reads the next page; a cursor belongs to its list and sort,
+  // so a page that comes back after the agent changed either is dropped.
   TB.loadMore = async function () {
     if (!state.cursor) return;
+    const key = [state.view, state.status, state.q, state.sort].join("\n");
     const page = await api("GET", listPath(PAGE, state.cursor));
+    if (key !== [state.view, state.status, state.q, state.sort].join("\n")) return;
     state.tickets = state.tickets.concat(page.tickets || []);
     state.cursor = page.next_cursor || null;
     TB.renderList();
@@ -184,6 +188,8 @@
     state.sort = $("sort").value === "waiting" ? "waiting" : "newest";
     localStorage.setItem("ticketbus.sort", state.sort);
     state.focus = -1;
+    state.cursor = null; // the engine refuses a cursor of the other sort
+    $("load-more").hidden = true;
     TB.refresh(true).catch(TB.handleError);
   });
   $("load-more").addEventListener("click", () => TB.loadMore().catch(TB.handleError));
