@@ -1,155 +1,31 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
 
-// chromiumPath finds a headless-capable browser, or "" if none.
-func chromiumPath() string {
-	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // TestWebInbox walks the inbox page in a headless browser, by clicking
 // and typing, through sign-in, unread, snooze and wake-up, assignment to a
 // teammate by name, notes, search, shortcuts, the customer panel and
-// history, close, block and unblock, French, and a role without inbox
-// access.
+// history, bulk actions and their results ticket by ticket, the sort and
+// waiting times, close, block and unblock, French, no word outside the
+// dictionaries, and a role without inbox access.
 func TestWebInbox(t *testing.T) {
-	browser := chromiumPath()
-	if browser == "" {
-		t.Skip("chromium not installed: apt-get install -y chromium to run this test")
-	}
-	shots := t.TempDir()
-	if os.Getenv("TICKETBUS_SCREENSHOTS") == "1" {
-		shots = filepath.Join("..", "..", "docs", "screenshots")
-		if err := os.MkdirAll(shots, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-
 	m := MustRunMain(t, t.TempDir())
 	c := &client{tb: t, m: m, token: ownerToken}
+	w := newWebWalk(t)
 	base := "http://" + m.HTTPAddr()
-	profileDir := t.TempDir() // the browser's profile: its disk cache among it
+	step, shot := w.step, w.shot
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(browser),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(profileDir),
-		chromedp.WindowSize(1280, 800),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	var mu sync.Mutex
-	var consoleErrs []string
-	listen := func(ev any) {
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError {
-				var s string
-				for _, a := range ev.Args {
-					s += string(a.Value) + " " + a.Description + " "
-				}
-				mu.Lock()
-				consoleErrs = append(consoleErrs, "console.error: "+s)
-				mu.Unlock()
-			}
-		case *runtime.EventExceptionThrown:
-			d := ev.ExceptionDetails
-			s := d.Text
-			if d.Exception != nil {
-				s += " " + d.Exception.Description
-			}
-			mu.Lock()
-			consoleErrs = append(consoleErrs, "exception: "+s)
-			mu.Unlock()
-		}
-	}
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(listen))
-	defer cancel()
-	// The first Run, on the long-lived context, starts the browser and the tab.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	defer func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, e := range consoleErrs {
-			t.Errorf("browser %s", e)
-		}
-	}()
-
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	poll := func(expr string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(15*time.Second))(ctx, tg)
-			return err
-		})
-	}
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			buf, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(shots, name), buf, 0o644)
-		})
-	}
 	const replyMark = `#thread [data-testid="message"][data-direction="outbound"] [data-testid="reply-status"]`
-	row := func(id string) string { return `#ticket-list li[data-ticket-id="` + id + `"]` }
-	dot := func(id string) string { return row(id) + ` [data-testid="unread-dot"]` }
-	click := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
-	// clickLive clicks in the page, in one evaluation that finds the
-	// element and clicks it, for parts the page re-renders every two
-	// seconds (the side panel): a node found first and clicked after could
-	// be gone in between.
-	clickLive := func(sel string) chromedp.Action[chromedp.Void] {
-		return poll(fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e || !e.getClientRects().length || e.disabled) return false; e.click(); return true; })()`, sel))
-	}
-	visible := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.CSS(sel)) }
-	gone := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitNotPresent(chromedp.CSS(sel)) }
-	textHas := func(sel, want string) chromedp.Action[chromedp.Void] {
-		return poll(fmt.Sprintf(`(document.querySelector(%q)||{textContent:""}).textContent.includes(%q)`, sel, want))
-	}
 	openTicket := func(id string) {
 		t.Helper()
-		step("open "+id, click(row(id)+" button"), visible(`#ticket[data-ticket-id="`+id+`"]`), gone(dot(id)))
+		step("open "+id, clickLive(row(id)+" button.row"), visible(`#ticket[data-ticket-id="`+id+`"]`), gone(dot(id)))
 	}
 	snooze1h := func(id string) {
 		t.Helper()
@@ -163,12 +39,6 @@ func TestWebInbox(t *testing.T) {
 	}
 	if code := c.do("POST", "/v1/users", map[string]string{"name": "Sam Support", "role": "support"}, &sam); code != 201 {
 		t.Fatalf("create support user: %d", code)
-	}
-	key := func(k string, mods ...chromedp.Modifier) chromedp.Action[chromedp.Void] {
-		return chromedp.KeyEvent(k, chromedp.KeyModifiers(mods...))
-	}
-	focused := func(id string) chromedp.Action[chromedp.Void] {
-		return poll(fmt.Sprintf(`document.activeElement && document.activeElement.id === %q`, id))
 	}
 
 	alice := c.cmd("inbound", map[string]any{"profile_id": "alice", "body": "Hello from Alice, my order is late", "channel": "sms", "phone": "+33612345678"})
@@ -250,7 +120,9 @@ func TestWebInbox(t *testing.T) {
 		click("#help-close"), gone("#help-dialog[open]"))
 
 	// s snoozes; the ticket wakes by hand from the Snoozed list.
-	step("s", key("s"), visible("#snooze-dialog"), click(`[data-testid="snooze-1h"]`), click("#snooze-confirm"),
+	// The browser speaks en-US: times of day read as Intl writes them there.
+	step("s", key("s"), visible("#snooze-dialog"), textHas("#snooze-dialog", "Tomorrow, 9:00"),
+		click(`[data-testid="snooze-1h"]`), click("#snooze-confirm"),
 		gone(row(alice.TicketID)), click(`[data-testid="status-snoozed"]`), visible(row(alice.TicketID)))
 	openTicket(alice.TicketID)
 	step("unsnooze", visible("#unsnooze"), click("#unsnooze"), textHas("#ticket-meta", "Open"),
@@ -264,7 +136,7 @@ func TestWebInbox(t *testing.T) {
 	// Tickets of one clock tick may come in either order: j/k are checked
 	// against the list as it stands.
 	step("j/k", key("j"), key("j"), key("k"), visible("#ticket-list li:first-child .row.focused"),
-		chromedp.Blur(chromedp.CSS("#ticket-list li:first-child button")), key("\r"),
+		blurLive, key("\r"),
 		poll(`document.querySelector("#ticket").dataset.ticketId === document.querySelector("#ticket-list li:first-child").dataset.ticketId`))
 	openTicket(dave.TicketID)
 	step("customer text", visible(`#thread [data-testid="message"] p[dir="auto"]`), textHas(`[data-testid="customer-channel"]`, "Email"))
@@ -280,6 +152,10 @@ func TestWebInbox(t *testing.T) {
 		t.Log("GET /v1/tickets?q= does not search yet: only the search box is walked")
 	}
 	step("clear search", click("#search-clear"), visible(row(alice.TicketID)))
+
+	walkBulkEnglish(w, c)
+	walkSort(w, c)
+	step("back to alice", visible(row(alice.TicketID)))
 
 	// Block Alice: her messages are gone from the thread for good; the reply stays.
 	openTicket(alice.TicketID)
@@ -304,8 +180,11 @@ func TestWebInbox(t *testing.T) {
 		poll(`document.documentElement.lang === "fr"`),
 		poll(`Object.keys(TB.dicts.en).every((k) => k in TB.dicts.fr) && Object.keys(TB.dicts.fr).every((k) => k in TB.dicts.en)`),
 		click(`[data-testid="status-open"]`), visible(row(alice2.TicketID)), shot("inbox-fr.png"),
-		key("?"), textHas("#help-dialog", "Marquer comme non lu"), click("#help-close"),
-		chromedp.SendKeys(chromedp.CSS("#lang"), "E"), textHas(`[data-testid="view-all"]`, "All tickets"))
+		key("?"), textHas("#help-dialog", "Marquer comme non lu"), textHas("#help-dialog", "Échap"), click("#help-close"))
+	walkBulkFrench(w, c)
+	checkNoStrayWords(w, c, "fr")
+	endBulkFrench(w)
+	step("english", chromedp.SendKeys(chromedp.CSS("#lang"), "E"), textHas(`[data-testid="view-all"]`, "All tickets"))
 
 	// A phone-sized window.
 	carol := c.cmd("inbound", map[string]any{"profile_id": "carol", "body": "Is the shop open on Sunday?"})
@@ -325,10 +204,10 @@ func TestWebInbox(t *testing.T) {
 	// R6 reaches the browser: once it has closed (writing out what it
 	// keeps), no file of its profile, disk cache included, holds the text
 	// of the blocked customer's message, which the page showed before.
-	if err := chromedp.Cancel(ctx); err != nil {
+	if err := chromedp.Cancel(w.ctx); err != nil {
 		t.Fatalf("close chromium: %v", err)
 	}
-	if files := browserFilesHolding(t, profileDir, "Hello from Alice"); len(files) > 0 {
+	if files := browserFilesHolding(t, w.profileDir, "Hello from Alice"); len(files) > 0 {
 		t.Errorf("after the block, the browser's profile still holds the erased text in %v", files)
 	}
 }
@@ -369,25 +248,4 @@ func replyID(t *testing.T, c *client, ticketID string) string {
 		t.Fatalf("ticket %s has replies %v, want one", ticketID, ids)
 	}
 	return ids[0]
-}
-
-// browserFilesHolding lists the files under dir whose bytes contain text.
-func browserFilesHolding(t *testing.T, dir, text string) []string {
-	t.Helper()
-	var found []string
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !d.Type().IsRegular() {
-			return nil // sockets, locks and files gone meanwhile
-		}
-		b, err := os.ReadFile(path)
-		if err == nil && bytes.Contains(b, []byte(text)) {
-			rel, _ := filepath.Rel(dir, path)
-			found = append(found, rel)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
 }

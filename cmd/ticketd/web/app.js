@@ -17,6 +17,14 @@
     $("token").focus();
   }
 
+  function roleName(role) {
+    return TB.has("role." + role) ? t("role." + role) : role;
+  }
+
+  function renderMe() {
+    if (state.me) $("me").textContent = t("top.me", { name: state.me.name, role: roleName(state.me.role) });
+  }
+
   async function signIn(token) {
     state.token = token;
     try {
@@ -27,14 +35,14 @@
       sessionStorage.removeItem(TOKEN_KEY);
       state.token = "";
       if (e.status === 401) return showSignin(t("signin.unknown"));
-      if (e.status === 403) return showSignin(t("signin.forbidden", { who: state.me ? state.me.name + " (" + state.me.role + ")" : t("signin.thisUser") }));
+      if (e.status === 403) return showSignin(t("signin.forbidden", { who: state.me ? t("signin.who", { name: state.me.name, role: roleName(state.me.role) }) : t("signin.thisUser") }));
       return showSignin(e.message);
     }
     sessionStorage.setItem(TOKEN_KEY, token);
     $("signin").hidden = true;
     $("app").hidden = false;
-    $("me").textContent = state.me.name + " · " + state.me.role;
     TB.renderNav();
+    renderMe();
     await TB.refresh(true).catch(TB.handleError);
     startPolling();
   }
@@ -42,6 +50,7 @@
   function signOut() {
     sessionStorage.removeItem(TOKEN_KEY);
     Object.assign(state, { token: "", me: null, selected: null, ticket: null, tickets: [], listKey: "", q: "", focus: -1, users: new Map() });
+    TB.clearBulk();
     $("search").value = "";
     $("ticket-list").replaceChildren();
     $("ticket").hidden = true;
@@ -84,8 +93,11 @@
   // rerender redraws what holds words or ages, after a language switch
   // or as time passes.
   TB.rerender = function () {
+    renderSnoozeLabels();
     if (!state.me) return;
+    renderMe();
     TB.renderList(true);
+    TB.renderBulk();
     if (state.ticket) {
       $("thread").dataset.key = "";
       TB.renderTicket();
@@ -121,22 +133,31 @@
     return d;
   }
 
-  function snoozeBody() {
+  const tomorrow9 = () => nextAt(9, 1);
+  const monday9 = () => nextAt(9, ((8 - new Date().getDay()) % 7) || 7);
+
+  // The snooze choices name their day and hour in the agent's locale.
+  function renderSnoozeLabels() {
+    const mon = monday9();
+    $("snooze-tomorrow-label").textContent = t("snooze.tomorrow", { time: TB.fmtClock(tomorrow9()) });
+    $("snooze-week-label").textContent = t("snooze.week", {
+      day: mon.toLocaleDateString(TB.locale(), { weekday: "long" }), time: TB.fmtClock(mon),
+    });
+  }
+
+  // snoozeWhen is the chosen time, as the snooze command takes it.
+  function snoozeWhen() {
     const choice = (document.querySelector("input[name=snooze]:checked") || {}).value;
-    const id = state.selected;
     switch (choice) {
-      case "1h": return { ticket_id: id, duration: "1h" };
-      case "3h": return { ticket_id: id, duration: "3h" };
-      case "tomorrow": return { ticket_id: id, until: nextAt(9, 1).toISOString() };
-      case "week": {
-        const days = ((8 - new Date().getDay()) % 7) || 7; // next Monday
-        return { ticket_id: id, until: nextAt(9, days).toISOString() };
-      }
+      case "1h": return { duration: "1h" };
+      case "3h": return { duration: "3h" };
+      case "tomorrow": return { until: tomorrow9().toISOString() };
+      case "week": return { until: monday9().toISOString() };
       case "custom": {
         const v = $("snooze-at").value;
         const d = v ? new Date(v) : null;
         if (!d || isNaN(d.getTime())) return null;
-        return { ticket_id: id, until: d.toISOString() };
+        return { until: d.toISOString() };
       }
     }
     return null;
@@ -171,6 +192,7 @@
     $("block-dialog").showModal();
   });
   $("block-cancel").addEventListener("click", () => $("block-dialog").close());
+  $("block-dialog").addEventListener("close", () => { $("block-body").textContent = ""; });
   $("block-confirm").addEventListener("click", async () => {
     $("block-dialog").close();
     if (!state.ticket) return;
@@ -179,29 +201,36 @@
     if (r) TB.notice(t("block.done", { profile }));
   });
 
-  $("snooze").addEventListener("click", () => {
+  // askSnooze opens the snooze dialog; then gets the chosen time, for
+  // the open ticket or for the picked ones (bulk.js).
+  let onSnooze = null;
+  TB.askSnooze = function (then) {
+    onSnooze = then;
     $("snooze-error").hidden = true;
+    renderSnoozeLabels();
     const d = new Date(Date.now() + 3600e3);
     d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
     if (!$("snooze-at").value) $("snooze-at").value = d.toISOString().slice(0, 16);
     $("snooze-dialog").showModal();
-  });
+  };
+  $("snooze").addEventListener("click", () => TB.askSnooze((when) => TB.command("snooze", Object.assign({ ticket_id: state.selected }, when))));
   $("snooze-at").addEventListener("input", () => {
     document.querySelector("input[name=snooze][value=custom]").checked = true;
   });
   $("snooze-cancel").addEventListener("click", () => $("snooze-dialog").close());
   $("snooze-confirm").addEventListener("click", async () => {
-    const body = snoozeBody();
-    if (!body) {
+    const when = snoozeWhen();
+    if (!when) {
       $("snooze-error").textContent = t("snooze.bad");
       $("snooze-error").hidden = false;
       return;
     }
     $("snooze-dialog").close();
-    await TB.command("snooze", body);
+    if (onSnooze) await onSnooze(when);
   });
 
   TB.applyStatic();
+  renderSnoozeLabels();
   TB.setComposer("reply");
   if (state.token) signIn(state.token);
   else showSignin("");

@@ -14,7 +14,9 @@
     view: "all",
     status: "open",
     q: "",
+    sort: localStorage.getItem("ticketbus.sort") === "waiting" ? "waiting" : "newest",
     tickets: [],
+    checked: new Map(), // id -> summary: the tickets picked for a bulk action
     cursor: null,
     focus: -1, // the row j/k points at
     selected: null,
@@ -90,6 +92,11 @@
   TB.fmtFull = function (s) {
     if (!s) return "";
     return new Date(s).toLocaleString(TB.locale(), { dateStyle: "full", timeStyle: "medium" });
+  };
+
+  // fmtClock is a time of day ("9:00 AM", "09:00").
+  TB.fmtClock = function (d) {
+    return d.toLocaleTimeString(TB.locale(), { hour: "numeric", minute: "2-digit" });
   };
 
   // fmtAge is how long ago s was, in the largest unit that fits ("3 min",

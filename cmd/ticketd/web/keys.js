@@ -4,28 +4,33 @@
   const TB = (window.TB = window.TB || {});
   const { $, state, el, t } = TB;
 
-  // Shown in the help dialog, in this order: keys, then what they do.
+  // Shown in the help dialog, in this order: keys, what they do, and
+  // what joins the keys (alternatives unless told). Key caps are
+  // dictionary entries too ("Entrée", "Échap" in French).
   const HELP = [
-    [["j", "k"], "help.jk"], [["Enter"], "help.enter"], [["r"], "help.r"], [["n"], "help.n"],
-    [["e"], "help.e"], [["s"], "help.s"], [["u"], "help.u"], [["/"], "help.slash"],
-    [["?"], "help.help"], [["Ctrl", "Enter"], "help.send"], [["Esc"], "help.esc"],
+    [["key.j", "key.k"], "help.jk"], [["key.enter"], "help.enter"], [["key.r"], "help.r"], [["key.n"], "help.n"],
+    [["key.e"], "help.e"], [["key.s"], "help.s"], [["key.u"], "help.u"], [["key.x"], "help.x"],
+    [["key.slash"], "help.slash"], [["key.help"], "help.help"], [["key.ctrl", "key.enter"], "help.send", "key.plus"],
+    [["key.esc"], "help.esc"],
   ];
 
   TB.renderHelp = function () {
-    $("help-list").replaceChildren(...HELP.map(([keys, key]) => {
+    $("help-list").replaceChildren(...HELP.map(([keys, key, join]) => {
       const row = el("div", "field");
       const dt = el("dt");
       keys.forEach((k, i) => {
-        if (i) dt.append(keys[0] === "Ctrl" ? "+" : " / ");
-        dt.append(el("kbd", "", k));
+        if (i) dt.append(t(join || "key.or"));
+        dt.append(el("kbd", "", t(k)));
       });
       row.append(dt, el("dd", "", t(key)));
       return row;
     }));
   };
 
+  // typing says whether keys go to a field; a checkbox takes none but
+  // Space, so x and the others still work there.
   function typing(target) {
-    return target.closest && target.closest("input, textarea, select, [contenteditable]");
+    return target.closest && target.closest("input:not([type=checkbox]):not([type=radio]), textarea, select, [contenteditable]");
   }
 
   // afterKey runs fn once the key is released, so that a shortcut that
@@ -43,6 +48,7 @@
     e: () => state.ticket && state.ticket.status !== "closed" && $("close").click(),
     s: () => state.ticket && state.ticket.status !== "closed" && $("snooze").click(),
     u: () => state.ticket && TB.command("mark_unread", { ticket_id: state.selected }),
+    x: () => TB.togglePick(),
     "/": () => afterKey(() => { $("search").focus(); $("search").select(); }),
     "?": () => { TB.renderHelp(); $("help-dialog").showModal(); },
   };

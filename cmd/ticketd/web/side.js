@@ -67,7 +67,7 @@
     const pid = el("dd", "", profile.id);
     pid.dir = "auto";
     dl.append(field(t("customer.profile"), pid, "customer-id"));
-    dl.append(field(t("customer.phones"), (profile.phones || []).join(", ") || t("customer.noPhone"), "customer-phones"));
+    dl.append(field(t("customer.phones"), (profile.phones || []).join(t("sep.list")) || t("customer.noPhone"), "customer-phones"));
     const ch = channelOf(events);
     dl.append(field(t("customer.channel"), ch ? t("channel." + ch) : t("channel.unknown"), "customer-channel"));
     const lasts = [tk, ...others].map((o) => o.last_message_at).filter(Boolean).sort();

@@ -85,7 +85,7 @@
     const who = tk.assignee_id ? (mine ? t("ticket.assignedYou") : t("ticket.assignedTo", { name: TB.userName(tk.assignee_id) })) : t("ticket.unassigned");
     let st = t("state." + tk.status);
     if (tk.status === "snoozed" && tk.snoozed_until) st = t("ticket.statusUntil", { status: st, when: TB.fmtTime(tk.snoozed_until) });
-    $("ticket-meta").textContent = st + " · " + who;
+    $("ticket-meta").textContent = t("ticket.meta", { status: st, who });
     const closed = tk.status === "closed";
     $("assign-me").hidden = closed || mine;
     $("unassign").hidden = closed || !tk.assignee_id;
@@ -114,7 +114,7 @@
       let who = tk.profile_id;
       if (m.direction === "note") who = t("thread.noteBy", { name: TB.userName(m.author_id) });
       if (m.direction === "outbound") who = m.author_id ? t("thread.replyBy", { name: TB.userName(m.author_id) }) : t("thread.reply");
-      meta.append(el("span", "author", who, { testid: "message-author" }), " · ", TB.age(m.at, "at"));
+      meta.append(el("span", "author", who, { testid: "message-author" }), t("sep.dot"), TB.age(m.at, "at"));
       li.append(body, meta);
       if (m.direction === "outbound" && m.status) appendReplyStatus(li, m);
       return li;
@@ -132,7 +132,8 @@
     const hint = known ? t("reply." + m.status + "Hint") : "";
     li.dataset.status = m.status;
     const mark = el("span", "reply-status is-" + m.status, label, { testid: "reply-status", status: m.status });
-    mark.title = m.status === "failed" && m.status_reason ? hint + ": " + m.status_reason : hint;
+    if (known) mark.dataset.icon = t("reply." + m.status + "Icon");
+    mark.title = m.status === "failed" && m.status_reason ? t("reply.failedTitle", { hint, reason: m.status_reason }) : hint;
     li.append(mark);
     if (m.status === "failed") {
       li.classList.add("failed");
