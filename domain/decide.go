@@ -84,7 +84,7 @@ func openTicket(p *Profile, id, what string) (*Ticket, error) {
 		return nil, err
 	}
 	if t.Status == StatusClosed {
-		return nil, Errorf(ETicketClosed, "ticket %s is closed and cannot be %s; only a new message from the customer within %s reopens it", id, what, ReopenWindow)
+		return nil, Errorf(ETicketClosed, "ticket %s is closed and cannot be %s; only a new message from the customer within %d days of the close reopens it", id, what, int(ReopenWindow.Hours()/24))
 	}
 	return t, nil
 }
