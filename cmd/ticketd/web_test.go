@@ -14,7 +14,8 @@ import (
 // teammate by name, notes, search, shortcuts, the customer panel and
 // history, bulk actions and their results ticket by ticket, the sort and
 // waiting times, close, block and unblock, French, no word outside the
-// dictionaries, and a role without inbox access.
+// dictionaries, every part once more in French (walkFrench), and a role
+// without inbox access.
 func TestWebInbox(t *testing.T) {
 	m := MustRunMain(t, t.TempDir())
 	c := &client{tb: t, m: m, token: ownerToken}
@@ -184,6 +185,7 @@ func TestWebInbox(t *testing.T) {
 	walkBulkFrench(w, c)
 	checkNoStrayWords(w, c, "fr")
 	endBulkFrench(w)
+	walkFrench(w, c)
 	step("english", chromedp.SendKeys(chromedp.CSS("#lang"), "E"), textHas(`[data-testid="view-all"]`, "All tickets"))
 
 	// A phone-sized window.

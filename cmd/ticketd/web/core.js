@@ -123,14 +123,42 @@
   };
 
   // userName shows a teammate by name; the short id only when the user
-  // list is out of reach.
+  // list is out of reach. A teammate added since the page read the list
+  // is learnt the first time the page meets them.
   TB.userName = function (id) {
     if (!id) return "";
     const u = TB.state.users.get(id);
     if (u) return u.name;
     if (TB.state.me && TB.state.me.id === id) return TB.state.me.name;
+    learnUser(id);
     return t("user.unknown", { id: id.slice(0, 8) });
   };
+
+  // learnUser reads the teammates again when an id the page does not know
+  // shows up (once per id), then draws the page again with the names. An
+  // id met while the list is being read has it read once more.
+  const asked = new Set();
+  let learning = false;
+  let again = false;
+  function learnUser(id) {
+    if (asked.has(id) || !TB.state.me) return;
+    asked.add(id);
+    if (learning) {
+      again = true;
+      return;
+    }
+    learning = true;
+    const token = TB.state.token;
+    (async () => {
+      do {
+        again = false;
+        await TB.loadUsers();
+      } while (again && TB.state.token === token);
+    })().then(
+      () => { if (TB.state.token === token && TB.state.me) TB.rerender(); },
+      (e) => { if (TB.state.token === token) TB.handleError(e); },
+    ).finally(() => { learning = false; });
+  }
 
   // loadUsers reads the teammates. A role that may not list them (older
   // engines keep the list to admins) still sees itself by name.

@@ -108,20 +108,25 @@
   // of the history; it tells who did what to the ticket.
   const SKIP = new Set(["MessageReceived", "ReplySent", "NoteAdded", "ReplyStatusChanged", "TicketMarkedRead"]);
 
+  // What the agent reading did has entries of its own (key + ".you"):
+  // a language may not say "you" where it says a name ("Vous l’avez
+  // fermé", not "Vous l’a fermé").
   function describe(ev) {
     const a = ev.actor || {};
-    const who = a.user_id ? (state.me && a.user_id === state.me.id ? t("user.self") : TB.userName(a.user_id)) : t("history.system");
+    const mine = !!(a.user_id && state.me && a.user_id === state.me.id);
+    const who = a.user_id ? TB.userName(a.user_id) : t("history.system");
+    const say = (key, params) => t(mine && TB.has(key + ".you") ? key + ".you" : key, Object.assign({ who }, params));
     const d = ev.data || {};
     switch (ev.type) {
       case "TicketAssigned":
-        return d.assignee_id ? t("history.TicketAssigned", { who, name: TB.userName(d.assignee_id) }) : t("history.TicketUnassigned", { who });
+        return d.assignee_id ? say("history.TicketAssigned", { name: TB.userName(d.assignee_id) }) : say("history.TicketUnassigned");
       case "TicketSnoozed":
-        return t("history.TicketSnoozed", { who, until: TB.fmtTime(d.until) });
+        return say("history.TicketSnoozed", { until: TB.fmtTime(d.until) });
       case "TicketWoke":
       case "TicketClosed":
-        return t("history." + ev.type + "." + (d.reason || "agent"), { who });
+        return say("history." + ev.type + "." + (d.reason || "agent"));
       default:
-        return t("history." + ev.type, { who });
+        return say("history." + ev.type);
     }
   }
 
