@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -207,25 +206,4 @@ func pick(id string) string { return row(id) + ` input[data-testid="pick"]` }
 // picked waits until the ticket's row is picked for a bulk action, or not.
 func picked(id string, on bool) chromedp.Action[chromedp.Void] {
 	return visible(fmt.Sprintf(`%s[data-picked="%t"]`, row(id), on))
-}
-
-// browserFilesHolding lists the files under dir whose bytes contain text.
-func browserFilesHolding(t *testing.T, dir, text string) []string {
-	t.Helper()
-	var found []string
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !d.Type().IsRegular() {
-			return nil // sockets, locks and files gone meanwhile
-		}
-		b, err := os.ReadFile(path)
-		if err == nil && bytes.Contains(b, []byte(text)) {
-			rel, _ := filepath.Rel(dir, path)
-			found = append(found, rel)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
 }

@@ -209,7 +209,7 @@ func TestWebInbox(t *testing.T) {
 	if err := chromedp.Cancel(w.ctx); err != nil {
 		t.Fatalf("close chromium: %v", err)
 	}
-	if files := browserFilesHolding(t, w.profileDir, "Hello from Alice"); len(files) > 0 {
+	if files := filesHolding(t, w.profileDir, "Hello from Alice"); len(files) > 0 {
 		t.Errorf("after the block, the browser's profile still holds the erased text in %v", files)
 	}
 }
